@@ -1,0 +1,80 @@
+"""Cropping, padding and normalisation of clips into fixed-length windows (PROTOCOL.md)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """How a clip becomes a window.
+
+    Attributes:
+        length: window length H in frames (protocol: 60).
+        crop: ``"first"`` (protocol: frames 0..H-1) or ``"resample"`` (linear resampling of the whole
+            clip to H frames; an option, not the protocol's default).
+        root_offset: subtract the root joint's position in the window's first frame (protocol: on).
+    """
+
+    length: int = 60
+    crop: str = "first"
+    root_offset: bool = True
+
+    def __post_init__(self) -> None:
+        if self.length < 2:
+            raise ValueError(f"window length must be >= 2, got {self.length}")
+        if self.crop not in ("first", "resample"):
+            raise ValueError(f"crop must be 'first' or 'resample', got {self.crop!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def pad_or_crop(clip: np.ndarray, length: int, start: int = 0) -> np.ndarray:
+    """Frames ``start .. start+length-1``; a clip too short is padded by repeating its last frame."""
+    seg = clip[start:start + length]
+    if len(seg) < length:
+        pad = np.repeat(seg[-1:], length - len(seg), axis=0)
+        seg = np.concatenate([seg, pad], axis=0)
+    return seg
+
+
+def resample(clip: np.ndarray, length: int) -> np.ndarray:
+    """Linearly resample a clip to ``length`` frames."""
+    t = len(clip)
+    if t == 1:
+        return np.repeat(clip, length, axis=0)
+    pos = np.linspace(0, t - 1, length)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, t - 1)
+    w = (pos - lo)[:, None, None].astype(clip.dtype)
+    return clip[lo] * (1 - w) + clip[hi] * w
+
+
+def make_window(clip: np.ndarray, root: int, cfg: WindowConfig = WindowConfig(), start: int = 0) -> np.ndarray:
+    """One (H, J, 3) float32 window of a (T, J, 3) clip."""
+    if cfg.crop == "first":
+        w = pad_or_crop(clip, cfg.length, start)
+    else:
+        w = resample(clip, cfg.length)
+    w = np.asarray(w, dtype=np.float32)
+    if cfg.root_offset:
+        w = w - w[0, root][None, None, :]
+    return w
+
+
+def make_windows(clips, root: int, cfg: WindowConfig = WindowConfig()) -> np.ndarray:
+    """Stack windows of many clips into (N, H, J, 3) float32."""
+    if len(clips) == 0:
+        raise ValueError("no clips to window")
+    return np.stack([make_window(c, root, cfg) for c in clips]).astype(np.float32, copy=False)
+
+
+def random_window(clip: np.ndarray, root: int, rng: np.random.Generator, cfg: WindowConfig = WindowConfig()) -> np.ndarray:
+    """A window starting at a uniformly drawn frame (training-time cropping of longer clips)."""
+    start = 0
+    if cfg.crop == "first" and len(clip) > cfg.length:
+        start = int(rng.integers(0, len(clip) - cfg.length + 1))
+    return make_window(clip, root, cfg, start)

@@ -1,0 +1,94 @@
+"""Checkpoints on disk: safetensors weights + JSON config + format version, written atomically.
+
+A checkpoint is a directory::
+
+    DIR/weights.safetensors   tensors only (never pickle)
+    DIR/config.json           {"format_version": ..., "kind": ..., "config": {...}, "meta": {...}}
+
+Both files are written to temporary names first and moved into place with ``os.replace``, config
+last, so a reader never sees a half-written checkpoint and an interrupted write leaves the previous
+checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+FORMAT_VERSION = 1
+WEIGHTS = "weights.safetensors"
+CONFIG = "config.json"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint directory is missing, incomplete, of another kind or of an unknown version."""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same directory and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_bytes(Path(path), (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def save_checkpoint(directory, tensors: dict, kind: str, config: dict, meta: dict | None = None) -> Path:
+    """Write ``tensors`` (name -> tensor) and the config into ``directory`` atomically."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    fd, tmp = tempfile.mkstemp(prefix=f".{WEIGHTS}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        save_file(flat, tmp)
+        os.replace(tmp, directory / WEIGHTS)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    atomic_write_json(
+        directory / CONFIG,
+        {"format_version": FORMAT_VERSION, "kind": kind, "config": config, "meta": meta or {}},
+    )
+    return directory
+
+
+def load_checkpoint(directory, kind: str | None = None) -> tuple[dict, dict]:
+    """Return (tensors, header) from a checkpoint directory; ``header`` is the parsed config.json."""
+    directory = Path(directory)
+    cfg_path, w_path = directory / CONFIG, directory / WEIGHTS
+    if not cfg_path.is_file() or not w_path.is_file():
+        raise CheckpointError(f"{directory}: not a checkpoint (expected {CONFIG} and {WEIGHTS})")
+    try:
+        header = json.loads(cfg_path.read_text())
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{cfg_path}: invalid JSON ({e})") from None
+    version = header.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(f"{cfg_path}: format version {version!r}, this haad reads {FORMAT_VERSION}")
+    if kind is not None and header.get("kind") != kind:
+        raise CheckpointError(f"{directory}: holds a {header.get('kind')!r} checkpoint, expected {kind!r}")
+    return load_file(str(w_path)), header
+
+
+def module_state(module: torch.nn.Module, prefix: str = "") -> dict:
+    """A module's state dict with an optional key prefix, for combining several modules in one file."""
+    return {prefix + k: v for k, v in module.state_dict().items()}

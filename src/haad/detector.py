@@ -1,0 +1,186 @@
+"""Few-shot anomaly detector (Algorithm 2, Eq. 6) with a PyOD-like contract.
+
+``fit(support)`` embeds K normal clips (and optionally generated variants of them);
+``decision_function(clips)`` is the mean Euclidean distance of each clip's embedding to the support
+embeddings (higher = more anomalous); ``predict`` thresholds it with a threshold calibrated on the
+support set alone (leave-one-out distances), re-settable without refitting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from haad.checkpoint import load_checkpoint, save_checkpoint
+from haad.data.windows import WindowConfig, make_windows
+from haad.encoder import ActionEncoder
+from haad.skeleton import Layout
+
+DETECTOR_KIND = "fewshot-detector"
+
+
+class DCTEmbedder:
+    """No-learning embedding: the flattened first ``n_coef`` DCT coefficients of the window."""
+
+    name = "dct-distance"
+
+    def __init__(self, n_coef: int = 10):
+        self.n_coef = n_coef
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        from haad.dct import dct
+
+        return dct(np.asarray(windows, dtype=np.float64), self.n_coef).reshape(len(windows), -1).astype(np.float32)
+
+
+class EncoderEmbedder:
+    """Embeds windows with a trained :class:`ActionEncoder` (eval mode, batched, no grad)."""
+
+    name = "fewshot"
+
+    def __init__(self, encoder: ActionEncoder, batch_size: int = 4096):
+        self.encoder = encoder.eval()
+        self.batch_size = batch_size
+
+    @torch.no_grad()
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        windows = np.asarray(windows, dtype=np.float32)
+        out = [self.encoder(torch.from_numpy(windows[i:i + self.batch_size])).numpy()
+               for i in range(0, len(windows), self.batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, self.encoder.config.embedding_dim), np.float32)
+
+
+def mean_distance(queries: np.ndarray, support: np.ndarray) -> np.ndarray:
+    """Mean Euclidean distance of every query row to every support row (Eq. 6)."""
+    q = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32))
+    s = torch.from_numpy(np.ascontiguousarray(support, dtype=np.float32))
+    return torch.cdist(q, s).mean(dim=1).numpy()
+
+
+class FewShotDetector:
+    """Mean embedding distance to a small support set of normal clips.
+
+    Args:
+        embedder: a callable mapping (N, H, J, 3) windows to (N, D) embeddings
+            (:class:`EncoderEmbedder` or :class:`DCTEmbedder`).
+        layout: skeleton layout of the clips (its root joint is used for normalisation).
+        window: how clips become windows (protocol default).
+        threshold_quantile: quantile of the support set's leave-one-out scores used as threshold.
+
+    Fitted attributes: ``support_embeddings_`` (K', D), ``loo_scores_`` (K',), ``threshold_``.
+    """
+
+    def __init__(self, embedder, layout: Layout, window: WindowConfig = WindowConfig(),
+                 threshold_quantile: float = 1.0):
+        self.embedder = embedder
+        self.layout = layout
+        self.window = window
+        self.threshold_quantile = threshold_quantile
+
+    def _windows(self, clips) -> np.ndarray:
+        """Window a list/array of (T, J, 3) clips (windowing a protocol window again is a no-op)."""
+        if isinstance(clips, np.ndarray) and clips.ndim == 3:
+            clips = [clips]
+        for i, c in enumerate(clips):
+            c = np.asarray(c)
+            if c.ndim != 3 or c.shape[1:] != (self.layout.num_joints, 3):
+                raise ValueError(f"clip {i}: expected (frames, {self.layout.num_joints}, 3), got {c.shape}")
+            if len(c) == 0 or not np.isfinite(c).all():
+                raise ValueError(f"clip {i}: empty or contains NaN/inf")
+        return make_windows(clips, self.layout.root, self.window)
+
+    def embed(self, clips) -> np.ndarray:
+        return self.embedder(self._windows(clips))
+
+    def fit(self, support, augment=None) -> "FewShotDetector":
+        """Fit on K normal clips.
+
+        Args:
+            support: K clips (T, J, 3) of the normal category.
+            augment: optional extra support windows (e.g. generated variants), shape (M, H, J, 3)
+                or (K, G, H, J, 3); they join the support set as they are (already windowed).
+        """
+        emb = self.embed(support)
+        if augment is not None:
+            extra = np.asarray(augment, dtype=np.float32).reshape(-1, self.window.length, self.layout.num_joints, 3)
+            emb = np.concatenate([emb, self.embedder(extra)])
+        return self.fit_embeddings(emb)
+
+    def fit_embeddings(self, embeddings: np.ndarray) -> "FewShotDetector":
+        """Fit directly on support embeddings (used by the evaluation loop to avoid re-embedding)."""
+        emb = np.asarray(embeddings, dtype=np.float32)
+        if emb.ndim != 2 or len(emb) == 0:
+            raise ValueError(f"need at least one support embedding, got shape {emb.shape}")
+        self.support_embeddings_ = emb
+        if len(emb) > 1:
+            d = torch.cdist(torch.from_numpy(emb), torch.from_numpy(emb)).numpy()
+            self.loo_scores_ = d.sum(axis=1) / (len(emb) - 1)
+        else:
+            self.loo_scores_ = np.zeros(1, dtype=np.float32)
+        self.set_threshold(quantile=self.threshold_quantile)
+        return self
+
+    def set_threshold(self, value: float | None = None, quantile: float | None = None) -> float:
+        """Set ``threshold_`` to ``value``, or to a quantile of the leave-one-out support scores."""
+        if value is not None:
+            self.threshold_ = float(value)
+        else:
+            q = self.threshold_quantile if quantile is None else quantile
+            if not 0 <= q <= 1:
+                raise ValueError(f"quantile must be in [0, 1], got {q}")
+            self.threshold_quantile = q
+            self.threshold_ = float(np.quantile(self.loo_scores_, q))
+        return self.threshold_
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "support_embeddings_"):
+            raise RuntimeError("detector is not fitted: call fit(support) first")
+
+    def decision_function(self, clips) -> np.ndarray:
+        """Anomaly score per clip: mean Euclidean distance to the support embeddings."""
+        self._check_fitted()
+        return mean_distance(self.embed(clips), self.support_embeddings_)
+
+    def score_embeddings(self, embeddings: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        return mean_distance(embeddings, self.support_embeddings_)
+
+    def predict(self, clips) -> np.ndarray:
+        """1 = anomalous (score above ``threshold_``), 0 = normal."""
+        return (self.decision_function(clips) > self.threshold_).astype(np.int64)
+
+    def save(self, directory) -> Path:
+        """Save support embeddings, threshold, layout, window settings and (if any) the encoder."""
+        self._check_fitted()
+        tensors = {"support_embeddings": torch.from_numpy(self.support_embeddings_),
+                   "loo_scores": torch.from_numpy(np.asarray(self.loo_scores_, np.float32))}
+        config = {"embedder": self.embedder.name, "layout": self.layout.to_dict(),
+                  "window": self.window.to_dict(), "threshold": self.threshold_,
+                  "threshold_quantile": self.threshold_quantile}
+        if isinstance(self.embedder, EncoderEmbedder):
+            tensors.update({f"model.{k}": v for k, v in self.embedder.encoder.state_dict().items()})
+            config["encoder"] = self.embedder.encoder.config.to_dict()
+        else:
+            config["n_coef"] = self.embedder.n_coef
+        return save_checkpoint(directory, tensors, DETECTOR_KIND, config)
+
+    @classmethod
+    def load(cls, directory) -> "FewShotDetector":
+        from haad.encoder import EncoderConfig
+
+        tensors, header = load_checkpoint(directory, kind=DETECTOR_KIND)
+        cfg = header["config"]
+        if cfg["embedder"] == "fewshot":
+            enc = ActionEncoder(EncoderConfig(**cfg["encoder"]))
+            enc.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+            embedder = EncoderEmbedder(enc)
+        else:
+            embedder = DCTEmbedder(cfg["n_coef"])
+        det = cls(embedder, Layout.from_dict(cfg["layout"]), WindowConfig(**cfg["window"]),
+                  cfg["threshold_quantile"])
+        det.support_embeddings_ = tensors["support_embeddings"].numpy()
+        det.loo_scores_ = tensors["loo_scores"].numpy()
+        det.threshold_ = float(cfg["threshold"])
+        return det

@@ -1,0 +1,1 @@
+"""Evaluation: the protocol's categories x seeds loop, metrics and reports."""

@@ -1,0 +1,38 @@
+"""Rigid geometric transforms of windows: rotation about the vertical axis and left/right mirroring."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from haad.skeleton import Layout
+
+
+def _plane_axes(up_axis: int) -> tuple[int, int]:
+    if up_axis not in (0, 1, 2):
+        raise ValueError(f"up_axis must be 0, 1 or 2, got {up_axis}")
+    a, b = [i for i in range(3) if i != up_axis]
+    return a, b
+
+
+def rotate_vertical(x: torch.Tensor, angles: torch.Tensor, up_axis: int = 1) -> torch.Tensor:
+    """Rotate (B, ..., 3) motion by ``angles`` (B,) radians about the vertical axis through the origin."""
+    a, b = _plane_axes(up_axis)
+    c, s = torch.cos(angles), torch.sin(angles)
+    shape = (-1,) + (1,) * (x.ndim - 2)
+    c, s = c.reshape(shape), s.reshape(shape)
+    out = x.clone()
+    out[..., a] = c * x[..., a] - s * x[..., b]
+    out[..., b] = s * x[..., a] + c * x[..., b]
+    return out
+
+
+def mirror(x, layout: Layout, lateral_axis: int = 0):
+    """Mirror motion (..., J, 3) left/right: swap paired joints and negate the lateral coordinate."""
+    perm = layout.mirror_permutation()
+    if isinstance(x, torch.Tensor):
+        out = x[..., torch.as_tensor(perm, device=x.device), :].clone()
+    else:
+        out = np.array(x[..., perm, :], copy=True)
+    out[..., lateral_axis] = -out[..., lateral_axis]
+    return out

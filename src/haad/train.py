@@ -1,0 +1,207 @@
+"""Contrastive training of the action encoder (Algorithm 1), with progress, checkpoints and resume."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from haad.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from haad.contrastive import BalancedBatchSampler, multi_positive_loss
+from haad.encoder import ActionEncoder, EncoderConfig
+from haad.geometry import rotate_vertical
+
+ENCODER_KIND = "encoder"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Contrastive training settings (defaults: METHOD.md / the reference code).
+
+    Attributes:
+        epochs: training epochs (101).
+        iters_per_epoch: batches per epoch (52).
+        lr: AdamW learning rate (1e-3).
+        weight_decay: AdamW weight decay (1e-3).
+        lr_fix_epochs: epochs at constant lr before the linear decay (5).
+        per_class: clips per seen category per batch (2).
+        temperature: cosine-similarity temperature tau (1).
+        rotate: random rotation of every sequence about the vertical axis (an option, off by default).
+        up_axis: index of the vertical coordinate (1: y up, as in Kinect and SMPL data).
+        seed: drives initialisation and batch draws.
+        checkpoint_every: epochs between checkpoints when an output directory is given.
+    """
+
+    epochs: int = 101
+    iters_per_epoch: int = 52
+    lr: float = 1e-3
+    weight_decay: float = 1e-3
+    lr_fix_epochs: int = 5
+    per_class: int = 2
+    temperature: float = 1.0
+    rotate: bool = False
+    up_axis: int = 1
+    seed: int = 0
+    checkpoint_every: int = 10
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def lr_factor(epoch: int, cfg: TrainConfig) -> float:
+    """Flat for ``lr_fix_epochs``, then linear decay: 1 - (e - fix) / (epochs - fix + 1)."""
+    return 1.0 - max(0, epoch - cfg.lr_fix_epochs) / float(cfg.epochs - cfg.lr_fix_epochs + 1)
+
+
+def _optimizer_tensors(opt: torch.optim.Optimizer) -> dict:
+    out = {}
+    for pid, state in opt.state_dict()["state"].items():
+        for name, value in state.items():
+            out[f"optim.{pid}.{name}"] = value if torch.is_tensor(value) else torch.tensor(value)
+    return out
+
+
+def _load_optimizer_tensors(opt: torch.optim.Optimizer, tensors: dict) -> None:
+    sd = opt.state_dict()
+    state: dict = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, pid, name = key.split(".", 2)
+            state.setdefault(int(pid), {})[name] = value
+    sd["state"] = state
+    opt.load_state_dict(sd)
+
+
+def save_encoder(directory, encoder: ActionEncoder, meta: dict | None = None, optimizer=None) -> Path:
+    """Write an encoder checkpoint (weights + its config + ``meta``, e.g. training settings)."""
+    tensors = {f"model.{k}": v for k, v in encoder.state_dict().items()}
+    if optimizer is not None:
+        tensors.update(_optimizer_tensors(optimizer))
+    return save_checkpoint(directory, tensors, ENCODER_KIND, encoder.config.to_dict(), meta)
+
+
+def load_encoder(directory) -> tuple[ActionEncoder, dict]:
+    """Load an encoder checkpoint; returns the module in eval mode and the checkpoint header."""
+    tensors, header = load_checkpoint(directory, kind=ENCODER_KIND)
+    enc = ActionEncoder(EncoderConfig(**header["config"]))
+    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    try:
+        enc.load_state_dict(state)
+    except RuntimeError as e:
+        raise CheckpointError(f"{directory}: weights do not match the stored config ({e})") from None
+    enc.eval()
+    return enc, header
+
+
+def train_encoder(
+    windows: np.ndarray,
+    labels: np.ndarray,
+    encoder_config: EncoderConfig,
+    config: TrainConfig = TrainConfig(),
+    extra_views: np.ndarray | None = None,
+    out_dir=None,
+    resume: bool = False,
+    progress: bool = True,
+    meta: dict | None = None,
+) -> tuple[ActionEncoder, dict]:
+    """Train an encoder with the multi-positive contrastive loss.
+
+    Args:
+        windows: (N, H, J, 3) training windows (seen categories only).
+        labels: (N,) their categories; every category brings ``per_class`` clips to each batch.
+        encoder_config: the encoder to build.
+        config: training settings.
+        extra_views: optional (N, G, H, J, 3) extra views per clip (e.g. generated variants); each
+            clip in a batch brings its G views, all positives of its category block.
+        out_dir: where checkpoints go (every ``checkpoint_every`` epochs and at the end).
+        resume: continue from the checkpoint in ``out_dir`` if there is an unfinished one.
+        progress: show a progress bar on stderr.
+        meta: extra JSON-able facts saved with the checkpoint (dataset, split, window options).
+
+    Returns:
+        The trained encoder (eval mode) and a history dict (loss per epoch, seconds).
+    """
+    windows = np.asarray(windows, dtype=np.float32)
+    labels = np.asarray(labels)
+    if windows.ndim != 4 or len(windows) != len(labels):
+        raise ValueError(f"expected windows (N, H, J, 3) and labels (N,), got {windows.shape} and {labels.shape}")
+    if extra_views is not None:
+        extra_views = np.asarray(extra_views, dtype=np.float32)
+        if extra_views.ndim != 5 or extra_views.shape[0] != len(windows) or extra_views.shape[2:] != windows.shape[1:]:
+            raise ValueError(f"extra_views must be (N, G, H, J, 3) matching windows {windows.shape}, got {extra_views.shape}")
+    sampler = BalancedBatchSampler(labels, config.per_class)
+
+    torch.manual_seed(config.seed)
+    encoder = ActionEncoder(encoder_config)
+    opt = torch.optim.AdamW(encoder.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    history = {"loss": [], "seconds": 0.0}
+    start_epoch = 0
+    meta = dict(meta or {})
+
+    if resume and out_dir is not None and (Path(out_dir) / "config.json").is_file():
+        tensors, header = load_checkpoint(out_dir, kind=ENCODER_KIND)
+        saved = header.get("meta", {})
+        if saved.get("train") != config.to_dict() or header["config"] != encoder_config.to_dict():
+            raise CheckpointError(f"{out_dir}: existing checkpoint was made with other settings; use a new --out")
+        encoder.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        _load_optimizer_tensors(opt, tensors)
+        history = saved.get("history", history)
+        start_epoch = int(saved.get("epochs_done", 0))
+
+    x_all = torch.from_numpy(windows)
+    v_all = torch.from_numpy(extra_views) if extra_views is not None else None
+    y_all = torch.as_tensor(labels, dtype=torch.long)
+    total = config.epochs * config.iters_per_epoch
+    bar = tqdm(total=total, initial=start_epoch * config.iters_per_epoch, disable=not progress,
+               file=sys.stderr, desc="encoder", leave=False)
+    t0 = time.perf_counter() - history.get("seconds", 0.0)
+
+    def checkpoint(epochs_done: int) -> None:
+        history["seconds"] = time.perf_counter() - t0
+        save_encoder(out_dir, encoder, {**meta, "train": config.to_dict(), "history": history,
+                                        "epochs_done": epochs_done,
+                                        "complete": epochs_done >= config.epochs}, optimizer=opt)
+
+    encoder.train()
+    for epoch in range(start_epoch, config.epochs):
+        for g in opt.param_groups:
+            g["lr"] = config.lr * lr_factor(epoch, config)
+        # Per-epoch seeding makes a resumed run draw exactly the batches an uninterrupted one would.
+        rng = np.random.default_rng([config.seed, epoch])
+        gen = torch.Generator().manual_seed(config.seed * 100003 + epoch)
+        epoch_loss = 0.0
+        for _ in range(config.iters_per_epoch):
+            idx = torch.from_numpy(sampler.sample(rng))
+            x = x_all[idx].unsqueeze(1)
+            if v_all is not None:
+                x = torch.cat([x, v_all[idx]], dim=1)
+            groups = y_all[idx].repeat_interleave(x.shape[1])
+            x = x.reshape(-1, *x.shape[2:])
+            if config.rotate:
+                angles = torch.rand(x.shape[0], generator=gen) * (2 * math.pi)
+                x = rotate_vertical(x, angles, config.up_axis)
+            loss = multi_positive_loss(encoder(x), groups, config.temperature)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            epoch_loss += float(loss)
+            bar.update(1)
+        history["loss"].append(epoch_loss / config.iters_per_epoch)
+        bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")
+        if out_dir is not None and ((epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.epochs):
+            checkpoint(epoch + 1)
+    bar.close()
+    history["seconds"] = time.perf_counter() - t0
+    encoder.eval()
+    return encoder, history

@@ -195,7 +195,7 @@ def train_encoder(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            epoch_loss += float(loss)
+            epoch_loss += loss.item()
             bar.update(1)
         history["loss"].append(epoch_loss / config.iters_per_epoch)
         bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")

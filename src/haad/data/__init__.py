@@ -1,0 +1,104 @@
+"""Datasets: loaders that return a :class:`Collection`, and :func:`load_dataset` to pick one by name.
+
+Names (:data:`DATASETS`): ``utd-mhad``, ``nw-ucla``, ``humanact12`` (found under the data directory:
+``$HAAD_DATA_DIR``, else ``../shared/data``) and ``synthetic`` (generated in memory). A path is also
+accepted: ``*.npz`` (the project's own format, :mod:`haad.data.generic`), ACTOR's ``*.pkl``, or a
+folder (UTD-MHAD, NW-UCLA or HumanAct12, recognised by its content).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from haad.data.collection import Collection, DataError, check_clip
+from haad.data.generic import MissingDataError, load_npz, save_npz
+from haad.data.humanact12 import HUMANACT12_CLASSES, load_humanact12
+from haad.data.nw_ucla import NW_UCLA_CLASSES, load_nw_ucla
+from haad.data.utd_mhad import UTD_MHAD_CLASSES, load_utd_mhad
+
+DATASETS = ("utd-mhad", "nw-ucla", "humanact12", "synthetic")
+
+_EXPECTED = {
+    "utd-mhad": "a folder holding Skeleton/aA_sS_tT_skeleton.mat files (see PROTOCOL.md)",
+    "nw-ucla": "a folder holding all_sqe/aAA_sSS_eEE_vVV.json files (see PROTOCOL.md)",
+    "humanact12": ("a folder holding humanact12poses.pkl, HumanAct12Poses/humanact12poses.pkl or "
+                   "Action2Motion's PxxGxxRxxFxxxxTxxxxAxxxx.npy files (HumanAct12 must be provided by the user)"),
+}
+
+__all__ = [
+    "Collection", "DataError", "MissingDataError", "check_clip", "DATASETS", "default_data_dir",
+    "load_dataset", "load_npz", "save_npz", "load_humanact12", "load_utd_mhad", "load_nw_ucla",
+    "HUMANACT12_CLASSES", "UTD_MHAD_CLASSES", "NW_UCLA_CLASSES",
+]
+
+
+def default_data_dir() -> Path:
+    """``$HAAD_DATA_DIR`` if set, else ``../shared/data`` (relative to the working directory, falling
+    back to the one next to this repository's checkout)."""
+    env = os.environ.get("HAAD_DATA_DIR")
+    if env:
+        return Path(env)
+    rel = Path("..") / "shared" / "data"
+    if rel.is_dir():
+        return rel
+    repo = Path(__file__).resolve().parents[3]  # src/haad/data/__init__.py -> repository root
+    cand = repo / ".." / "shared" / "data"
+    return cand if cand.is_dir() else rel
+
+
+def _canonical(name: str) -> str | None:
+    key = name.strip().lower().replace("_", "-")
+    aliases = {"utd": "utd-mhad", "utdmhad": "utd-mhad", "ucla": "nw-ucla", "nwucla": "nw-ucla"}
+    key = aliases.get(key, key)
+    return key if key in DATASETS else None
+
+
+def _load_dir(path: Path) -> Collection:
+    """A folder: recognise UTD-MHAD / NW-UCLA by their files, else treat it as HumanAct12."""
+    from haad.data.nw_ucla import FILE_PATTERN as UCLA_FILES
+    from haad.data.utd_mhad import FILE_PATTERN as UTD_FILES
+
+    if (path / "Skeleton").is_dir() or any(UTD_FILES.fullmatch(p.name) for p in path.iterdir()):
+        return load_utd_mhad(path)
+    if (path / "all_sqe").is_dir() or any(UCLA_FILES.fullmatch(p.name) for p in path.iterdir()):
+        return load_nw_ucla(path)
+    return load_humanact12(path)
+
+
+def load_dataset(name_or_path, data_dir=None) -> Collection:
+    """Load a dataset by name (:data:`DATASETS`) or from a path (``.npz``, ``.pkl`` or a folder).
+
+    Raises ``FileNotFoundError`` (a :class:`MissingDataError`) naming the path and what was expected
+    there when it does not exist, and :class:`DataError` for malformed data.
+    """
+    name = _canonical(str(name_or_path)) if isinstance(name_or_path, str) else None
+    if name == "synthetic":
+        from haad.data.synthetic import synthesize  # written separately; imported only when asked for
+
+        return synthesize()
+    if name is not None:
+        base = Path(data_dir) if data_dir is not None else default_data_dir()
+        path = base / name
+        if not path.exists():
+            raise MissingDataError(
+                f"dataset {name!r} not found at {path}: expected {_EXPECTED[name]}; "
+                f"set HAAD_DATA_DIR or pass data_dir"
+            )
+        loader = {"utd-mhad": load_utd_mhad, "nw-ucla": load_nw_ucla, "humanact12": load_humanact12}[name]
+        return loader(path)
+
+    path = Path(name_or_path)
+    if not path.exists():
+        raise MissingDataError(
+            f"{path}: not found; expected one of the dataset names {list(DATASETS)}, an .npz collection, "
+            f"ACTOR's humanact12poses.pkl or a dataset folder"
+        )
+    if path.is_dir():
+        return _load_dir(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        return load_npz(path)
+    if suffix == ".pkl":
+        return load_humanact12(path)
+    raise DataError(f"{path}: unsupported file type {suffix!r}; expected .npz, .pkl or a dataset folder")

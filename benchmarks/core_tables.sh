@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Issue 2 tables: ours (no generative augmentation) beside the no-learning floor, 10 seeds, both datasets.
+# Usage: bash benchmarks/core_tables.sh [OUT_ROOT]   (needs HAAD_DATA_DIR or ../shared/data)
+set -euo pipefail
+out=${1:-runs/core}
+for ds in utd-mhad nw-ucla; do
+  haad evaluate --dataset "$ds" --method dct-distance --seeds 10 --quiet --out "$out/$ds-dct-distance"
+  haad evaluate --dataset "$ds" --method fewshot --seeds 10 --quiet --out "$out/$ds-fewshot"
+done

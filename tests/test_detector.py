@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+
+from haad.data.splits import draw_support, protocol_split
+from haad.data.synthetic import synthesize
+from haad.detector import DCTEmbedder, EncoderEmbedder, FewShotDetector, mean_distance
+from haad.encoder import ActionEncoder, EncoderConfig
+from haad.evaluation.metrics import auc
+from haad.skeleton import SMPL24
+
+
+@pytest.fixture(scope="module")
+def synth():
+    return synthesize(clips_per_class=20, seed=5)
+
+
+def test_mean_distance():
+    q = np.array([[0.0, 0.0], [3.0, 4.0]])
+    s = np.array([[0.0, 0.0], [0.0, 2.0]])
+    assert np.allclose(mean_distance(q, s), [1.0, (5 + np.sqrt(9 + 4)) / 2])
+
+
+def test_fit_predict_threshold_and_auc(synth):
+    split = protocol_split(synth)
+    det = FewShotDetector(DCTEmbedder(), SMPL24)
+    support = draw_support(split, 0, 3, np.random.default_rng(0))
+    det.fit([synth.clips[i] for i in support])
+    assert det.support_embeddings_.shape == (3, 10 * 24 * 3)
+    # leave-one-out calibration: each support clip's mean distance to the other two
+    d = np.linalg.norm(det.support_embeddings_[:, None] - det.support_embeddings_[None], axis=-1)
+    assert np.allclose(det.loo_scores_, d.sum(1) / 2, rtol=1e-5)
+    assert det.threshold_ == pytest.approx(det.loo_scores_.max())
+    test = [synth.clips[i] for i in split.test]
+    scores = det.decision_function(test)
+    y = synth.labels[split.test] != 0
+    assert auc(y, scores) > 0.7
+    pred = det.predict(test)
+    assert set(np.unique(pred)) <= {0, 1}
+    assert np.array_equal(pred, (scores > det.threshold_).astype(int))
+    # re-set the threshold without refitting
+    emb_before = det.support_embeddings_.copy()
+    det.set_threshold(quantile=0.0)
+    assert det.threshold_ == pytest.approx(det.loo_scores_.min())
+    det.set_threshold(value=1e9)
+    assert det.predict(test).sum() == 0
+    assert np.array_equal(emb_before, det.support_embeddings_)
+
+
+def test_augment_joins_support(synth):
+    det = FewShotDetector(DCTEmbedder(), SMPL24)
+    clips = synth.clips[:3]
+    from haad.data.windows import make_windows
+
+    w = make_windows(clips, SMPL24.root)
+    det.fit(clips, augment=np.stack([w, w + 0.01], axis=1))
+    assert det.support_embeddings_.shape[0] == 3 + 6
+
+
+def test_save_load_identical_scores(synth, tmp_path):
+    enc = ActionEncoder(EncoderConfig(num_joints=24)).eval()
+    det = FewShotDetector(EncoderEmbedder(enc), SMPL24).fit(synth.clips[:3])
+    det.set_threshold(quantile=0.5)
+    det.save(tmp_path / "det")
+    back = FewShotDetector.load(tmp_path / "det")
+    test = synth.clips[10:30]
+    assert np.allclose(det.decision_function(test), back.decision_function(test), atol=1e-6)
+    assert back.threshold_ == det.threshold_
+    dct_det = FewShotDetector(DCTEmbedder(), SMPL24).fit(synth.clips[:3])
+    dct_det.save(tmp_path / "dct")
+    assert np.allclose(FewShotDetector.load(tmp_path / "dct").decision_function(test), dct_det.decision_function(test))
+
+
+def test_errors_name_the_problem(synth):
+    det = FewShotDetector(DCTEmbedder(), SMPL24)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        det.decision_function(synth.clips[:2])
+    with pytest.raises(ValueError, match=r"clip 1: expected \(frames, 24, 3\)"):
+        det.fit([synth.clips[0], np.zeros((30, 20, 3))])
+    bad = synth.clips[0].copy()
+    bad[4, 2, 1] = np.nan
+    with pytest.raises(ValueError, match="clip 0: empty or contains NaN"):
+        det.fit([bad])

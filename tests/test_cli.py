@@ -1,0 +1,87 @@
+"""The real `haad` command, end to end, on synthetic and real data."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+
+def haad(*args, env=None, check=True):
+    e = dict(os.environ, OMP_NUM_THREADS="1")
+    e.update(env or {})
+    r = subprocess.run([sys.executable, "-m", "haad.cli", *map(str, args)], capture_output=True, text=True, env=e)
+    if check and r.returncode != 0:
+        raise AssertionError(f"haad {args} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def test_demo_runs_and_prints_table(tmp_path):
+    r = haad("demo", "--seeds", "1", "--epochs", "4", "--clips-per-class", "16", "--quiet", "--out", tmp_path)
+    assert "seen mean" in r.stdout and "no-learning floor" in r.stdout
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["method"] == "fewshot" and len(res["per_category"]) == 12
+    assert r.stderr == ""  # --quiet: nothing on stderr
+
+
+def test_convert_then_evaluate_and_train(tmp_path):
+    npz = tmp_path / "synth.npz"
+    haad("data", "convert", "synthetic", npz)
+    # refusing to overwrite keeps the existing file intact
+    before = npz.read_bytes()
+    r = haad("data", "convert", "synthetic", npz, check=False)
+    assert r.returncode == 2 and "exists" in r.stderr and npz.read_bytes() == before
+    out = tmp_path / "eval"
+    r = haad("evaluate", "--dataset", npz, "--method", "dct-distance", "--seeds", "2", "--out", out, "--quiet")
+    res = json.loads((out / "results.json").read_text())
+    for key in ("dataset", "method", "seeds", "k_shot", "options", "per_category", "mean", "seen_mean",
+                "unseen_mean", "train_seconds"):
+        assert key in res
+    assert res["seeds"] == [0, 1] and res["k_shot"] == 3
+    assert res["options"]["window"] == {"length": 60, "crop": "first", "root_offset": True}
+    assert 0.6 < res["mean"] < 1.0
+    # train one encoder, then evaluate with it (no training)
+    enc = tmp_path / "enc"
+    haad("train", "--dataset", npz, "--epochs", "2", "--iters-per-epoch", "5", "--out", enc, "--quiet")
+    assert (enc / "weights.safetensors").is_file() and (enc / "config.json").is_file()
+    out2 = tmp_path / "eval2"
+    haad("evaluate", "--dataset", npz, "--encoder", enc, "--seeds", "2", "--out", out2, "--quiet")
+    res2 = json.loads((out2 / "results.json").read_text())
+    assert res2["train_seconds"] == 0.0 and res2["encoder"] == str(enc)
+
+
+def test_bad_input_gives_clear_errors(tmp_path):
+    r = haad("evaluate", "--dataset", tmp_path / "missing.npz", "--out", tmp_path / "o", check=False)
+    assert r.returncode == 2 and "missing.npz" in r.stderr and "Traceback" not in r.stderr
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, joints=np.zeros((10, 3, 3), np.float32), lengths=np.array([4, 4]))
+    r = haad("evaluate", "--dataset", bad, "--out", tmp_path / "o", check=False)
+    assert r.returncode == 2 and "bad.npz" in r.stderr
+    r = haad("evaluate", "--dataset", "utd-mhad", "--data-dir", tmp_path, "--out", tmp_path / "o", check=False)
+    assert r.returncode == 2 and "utd-mhad" in r.stderr
+
+
+@pytest.mark.realdata
+def test_real_data_floor_via_cli(utd_dir, ucla_dir, tmp_path):
+    env = {"HAAD_DATA_DIR": str(utd_dir.parent)}
+    for ds, lo, hi in (("utd-mhad", 0.85, 0.90), ("nw-ucla", 0.60, 0.68)):
+        out = tmp_path / ds
+        haad("evaluate", "--dataset", ds, "--method", "dct-distance", "--seeds", "10", "--out", out, "--quiet", env=env)
+        res = json.loads((out / "results.json").read_text())
+        # PROTOCOL.md's floor: utd-mhad 0.882, nw-ucla 0.629 (measured here: 0.871, 0.642)
+        assert lo < res["mean"] < hi, (ds, res["mean"])
+        assert res["unseen_mean"] > res["seen_mean"]
+
+
+@pytest.mark.realdata
+def test_real_data_learned_encoder_clears_floor(ucla_dir, tmp_path):
+    env = {"HAAD_DATA_DIR": str(ucla_dir.parent)}
+    out = tmp_path / "ucla"
+    # A shortened training (15 x 52 steps, one seed); measured mean 0.80 vs the floor's 0.642.
+    haad("evaluate", "--dataset", "nw-ucla", "--seeds", "1", "--epochs", "15", "--out", out, "--quiet", env=env)
+    res = json.loads((out / "results.json").read_text())
+    print("nw-ucla 15-epoch fewshot mean", res["mean"])
+    assert res["mean"] > 0.70, res["mean"]
+    assert (out / "encoders" / "seed-0" / "weights.safetensors").is_file()

@@ -1,6 +1,6 @@
 """The ``haad`` command line: a thin layer over the Python API.
 
-Commands: ``demo``, ``evaluate``, ``train``, ``data convert``, ``data info``.
+Commands: ``demo``, ``evaluate``, ``benchmark``, ``train``, ``data convert``, ``data info``.
 Tables and results go to stdout and to files named by the user; progress bars go to stderr
 (``--quiet`` turns them off).
 """
@@ -48,6 +48,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=10, help="number of seeds 0..N-1 (default 10)")
     p.add_argument("--encoder", type=Path, default=None, help="use this trained encoder instead of training")
     p.add_argument("--out", type=Path, required=True, help="output directory (results.json, encoders)")
+    _add_common_eval(p)
+
+    p = sub.add_parser("benchmark", help="compare methods under the protocol; writes table.md and table.json")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument("--methods", default="fewshot,multilevel-nf,stg-nf,mocodad,dct-distance",
+                   help="comma-separated: fewshot, dct-distance and the baselines")
+    p.add_argument("--seeds", type=int, default=10, help="seeds for fewshot and dct-distance (default 10)")
+    p.add_argument("--baseline-seeds", type=int, default=3, help="seeds for one-model-per-category methods")
+    p.add_argument("--baseline-epochs", type=int, default=None, help="override the baselines' training epochs")
+    p.add_argument("--out", type=Path, required=True)
     _add_common_eval(p)
 
     p = sub.add_parser("train", help="train one encoder on a dataset's seen categories and save it")
@@ -111,6 +122,43 @@ def cmd_evaluate(args) -> int:
     print(format_results(res))
     path = _write_results(args.out, res)
     print(f"results written to {path}")
+    return 0
+
+
+def cmd_benchmark(args) -> int:
+    from haad.baselines import BASELINES
+    from haad.checkpoint import atomic_write_bytes
+    from haad.data import load_dataset
+    from haad.evaluation.compare import comparison_table, table_markdown
+    from haad.evaluation.per_category import evaluate_per_category
+    from haad.evaluation.protocol import METHODS, evaluate
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS and m not in BASELINES]
+    if unknown or not methods:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {sorted(METHODS + tuple(BASELINES))}")
+    data = load_dataset(args.dataset, args.data_dir)
+    log = None if args.quiet else _log
+    results = []
+    for m in methods:
+        method_dir = args.out / m
+        if m in METHODS:
+            res = evaluate(data, _eval_config(args, range(args.seeds), m), out_dir=method_dir,
+                           progress=not args.quiet, log=log)
+        else:
+            cfg = {"epochs": args.baseline_epochs} if args.baseline_epochs is not None else None
+            res = evaluate_per_category(data, m, seeds=range(args.baseline_seeds), config=cfg,
+                                        progress=not args.quiet, log=log)
+        _write_results(method_dir, res)
+        results.append(res)
+        print(f"{m}: mean {res['mean']:.3f}  seen {res['seen_mean']:.3f}  unseen {res['unseen_mean']:.3f}",
+              flush=True)
+    table = comparison_table(results)
+    md = table_markdown(table)
+    _write_results(args.out, table, "table.json")
+    atomic_write_bytes(args.out / "table.md", md.encode())
+    print(md)
+    print(f"table written to {args.out / 'table.md'} and {args.out / 'table.json'}")
     return 0
 
 
@@ -182,7 +230,7 @@ def cmd_data(args) -> int:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"demo": cmd_demo, "evaluate": cmd_evaluate, "train": cmd_train, "data": cmd_data}
+    handlers = {"demo": cmd_demo, "evaluate": cmd_evaluate, "benchmark": cmd_benchmark, "train": cmd_train, "data": cmd_data}
     try:
         return handlers[args.command](args)
     except (FileNotFoundError, ValueError, KeyError, RuntimeError) as e:

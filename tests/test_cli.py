@@ -79,9 +79,9 @@ def test_real_data_floor_via_cli(utd_dir, ucla_dir, tmp_path):
 def test_real_data_learned_encoder_clears_floor(ucla_dir, tmp_path):
     env = {"HAAD_DATA_DIR": str(ucla_dir.parent)}
     out = tmp_path / "ucla"
-    # A shortened training (15 x 52 steps, one seed); measured mean 0.80 vs the floor's 0.642.
+    # A shortened training (15 x 52 steps, one seed); measured mean 0.849 vs the floor's 0.642.
     haad("evaluate", "--dataset", "nw-ucla", "--seeds", "1", "--epochs", "15", "--out", out, "--quiet", env=env)
     res = json.loads((out / "results.json").read_text())
     print("nw-ucla 15-epoch fewshot mean", res["mean"])
-    assert res["mean"] > 0.70, res["mean"]
+    assert res["mean"] > 0.78, res["mean"]
     assert (out / "encoders" / "seed-0" / "weights.safetensors").is_file()

@@ -80,3 +80,31 @@ def test_errors_name_the_problem(synth):
     bad[4, 2, 1] = np.nan
     with pytest.raises(ValueError, match="clip 0: empty or contains NaN"):
         det.fit([bad])
+
+
+def test_explain_points_at_the_changed_joints(synth):
+    det = FewShotDetector(DCTEmbedder(), SMPL24).fit(synth.clips[:3])
+    clip = synth.clips[0].copy()
+    moved = clip.copy()
+    # shake the right wrist and hand only: the explanation must put them on top
+    t = np.arange(len(clip))[:, None]
+    moved[:, [21, 23]] += 0.3 * np.sin(t / 3.0)[:, :, None]
+    share = det.explain([clip, moved])
+    assert share.shape == (2, 24) and np.allclose(share.sum(1), 1)
+    assert set(np.argsort(share[1])[-2:]) == {21, 23}
+    assert share[1, [21, 23]].sum() > 0.5
+    enc = ActionEncoder(EncoderConfig(num_joints=24, pooling="node")).eval()
+    with pytest.raises(ValueError, match="per-joint"):
+        FewShotDetector(EncoderEmbedder(enc), SMPL24).fit(synth.clips[:3]).explain([clip])
+
+
+def test_score_stream_windows(synth):
+    det = FewShotDetector(DCTEmbedder(), SMPL24).fit(synth.clips[:3])
+    stream = np.concatenate([synth.clips[0], synth.clips[100], synth.clips[1]])
+    starts, scores = det.score_stream(stream, hop=7)
+    assert starts[0] == 0 and starts[-1] == len(stream) - 60 and np.all(np.diff(starts) > 0)
+    assert len(scores) == len(starts)
+    # each window scores like the same frames passed as a clip
+    assert np.isclose(scores[1], det.decision_function([stream[7:67]])[0])
+    s_short, sc_short = det.score_stream(stream[:30], hop=7)
+    assert list(s_short) == [0] and len(sc_short) == 1

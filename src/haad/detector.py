@@ -29,6 +29,10 @@ class DCTEmbedder:
     def __init__(self, n_coef: int = 10):
         self.n_coef = n_coef
 
+    def joint_index(self, num_joints: int) -> np.ndarray:
+        """The joint each embedding dimension belongs to (layout (M, J, 3) flattened)."""
+        return np.tile(np.repeat(np.arange(num_joints), 3), self.n_coef)
+
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         from haad.dct import dct
 
@@ -43,6 +47,10 @@ class EncoderEmbedder:
     def __init__(self, encoder: ActionEncoder, batch_size: int = 4096):
         self.encoder = encoder.eval()
         self.batch_size = batch_size
+
+    def joint_index(self, num_joints: int) -> np.ndarray | None:
+        """With per-joint pooling every embedding dimension is one joint; with node pooling none is."""
+        return np.arange(num_joints) if self.encoder.config.pooling == "joint" else None
 
     @torch.no_grad()
     def __call__(self, windows: np.ndarray) -> np.ndarray:
@@ -146,6 +154,45 @@ class FewShotDetector:
     def score_embeddings(self, embeddings: np.ndarray) -> np.ndarray:
         self._check_fitted()
         return mean_distance(embeddings, self.support_embeddings_)
+
+    def explain(self, clips) -> np.ndarray:
+        """Per-joint share of each clip's squared distance to the support set, (N, J), rows sum to 1.
+
+        The squared Euclidean distance splits exactly over embedding dimensions; with per-joint
+        pooling (the default encoder) or the DCT embedding every dimension belongs to one joint, so
+        the share says which joints make a clip look unlike the normal ones.
+        """
+        self._check_fitted()
+        j = self.layout.num_joints
+        index = self.embedder.joint_index(j) if hasattr(self.embedder, "joint_index") else None
+        if index is None:
+            raise ValueError("explain needs an embedding with per-joint dimensions "
+                             "(encoder pooling 'joint' or dct-distance); this one pools over joints")
+        emb = self.embed(clips)
+        sq = ((emb[:, None, :] - self.support_embeddings_[None]) ** 2).mean(axis=1)  # (N, D)
+        per_joint = np.zeros((len(emb), j))
+        np.add.at(per_joint.T, index, sq.T)
+        return per_joint / np.maximum(per_joint.sum(axis=1, keepdims=True), 1e-12)
+
+    def score_stream(self, stream: np.ndarray, hop: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Score a long (T, J, 3) recording with sliding windows.
+
+        Windows of ``window.length`` frames start every ``hop`` frames (the last one ends at the last
+        frame; a recording shorter than a window gives one padded window); each is normalised on its
+        own first frame like any clip. Returns (start frames, scores).
+        """
+        self._check_fitted()
+        if hop < 1:
+            raise ValueError(f"hop must be >= 1, got {hop}")
+        stream = np.asarray(stream)
+        h = self.window.length
+        if stream.ndim != 3 or stream.shape[1:] != (self.layout.num_joints, 3) or len(stream) == 0:
+            raise ValueError(f"stream: expected (frames, {self.layout.num_joints}, 3), got {stream.shape}")
+        starts = list(range(0, max(len(stream) - h, 0) + 1, hop))
+        if len(stream) > h and starts[-1] != len(stream) - h:
+            starts.append(len(stream) - h)
+        starts = np.asarray(starts)
+        return starts, self.decision_function([stream[s:s + h] for s in starts])
 
     def predict(self, clips) -> np.ndarray:
         """1 = anomalous (score above ``threshold_``), 0 = normal."""

@@ -83,17 +83,19 @@ def test_errors_name_the_problem(synth):
 
 
 def test_explain_points_at_the_changed_joints(synth):
-    det = FewShotDetector(DCTEmbedder(), SMPL24).fit(synth.clips[:3])
     clip = synth.clips[0].copy()
+    rng = np.random.default_rng(0)
+    support = [clip + rng.normal(0, 0.01, clip.shape).astype(np.float32) for _ in range(3)]
+    det = FewShotDetector(DCTEmbedder(), SMPL24).fit(support)
     moved = clip.copy()
     # shake the right wrist and hand only: the explanation must put them on top
     t = np.arange(len(clip))[:, None]
     moved[:, [21, 23]] += 0.3 * np.sin(t / 3.0)[:, :, None]
     share = det.explain([clip, moved])
     assert share.shape == (2, 24) and np.allclose(share.sum(1), 1)
-    gain = share[1] - share[0]
-    assert set(np.argsort(gain)[-2:]) == {21, 23}
-    assert (gain[[21, 23]] > 0.1).all() and (np.delete(gain, [21, 23]) <= 0).all()
+    assert set(np.argsort(share[1])[-2:]) == {21, 23}
+    assert share[1, [21, 23]].sum() > 0.9
+    assert share[0].max() < 0.2  # the unchanged clip: differences spread over all joints
     enc = ActionEncoder(EncoderConfig(num_joints=24, pooling="node")).eval()
     with pytest.raises(ValueError, match="per-joint"):
         FewShotDetector(EncoderEmbedder(enc), SMPL24).fit(synth.clips[:3]).explain([clip])

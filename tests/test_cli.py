@@ -85,3 +85,28 @@ def test_real_data_learned_encoder_clears_floor(ucla_dir, tmp_path):
     print("nw-ucla 15-epoch fewshot mean", res["mean"])
     assert res["mean"] > 0.78, res["mean"]
     assert (out / "encoders" / "seed-0" / "weights.safetensors").is_file()
+
+
+def test_detect_fit_save_score_stream(tmp_path):
+    import csv
+
+    npz = tmp_path / "s.npz"
+    haad("data", "convert", "synthetic", npz)
+    out = tmp_path / "scores.csv"
+    r = haad("detect", "--input", npz, "--support", npz, "--category", "walk", "--k-shot", "3",
+             "--explain", "2", "--save", tmp_path / "det", "--out", out)
+    assert "scored 480 clips" in r.stdout
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 480 and rows[0]["top_joints"].count(":") == 2
+    walk = [float(x["score"]) for x in rows if x["category"] == "walk"]
+    other = [float(x["score"]) for x in rows if x["category"] != "walk"]
+    assert np.median(other) > np.median(walk)
+    # the saved detector gives the same scores; --stream gives several windows per long clip
+    out2 = tmp_path / "again.csv"
+    haad("detect", "--input", npz, "--detector", tmp_path / "det", "--out", out2)
+    assert [x["score"] for x in csv.DictReader(out2.open())] == [x["score"] for x in rows]
+    out3 = tmp_path / "stream.csv"
+    haad("detect", "--input", npz, "--detector", tmp_path / "det", "--stream", "--hop", "20", "--out", out3)
+    assert len(list(csv.DictReader(out3.open()))) > 480
+    r = haad("detect", "--input", npz, "--support", npz, "--category", "nope", "--out", out2, check=False)
+    assert r.returncode == 2 and "nope" in r.stderr

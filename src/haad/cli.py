@@ -1,6 +1,6 @@
 """The ``haad`` command line: a thin layer over the Python API.
 
-Commands: ``demo``, ``evaluate``, ``benchmark``, ``train``, ``data convert``, ``data info``.
+Commands: ``demo``, ``evaluate``, ``benchmark``, ``train``, ``detect``, ``data convert``, ``data info``.
 Tables and results go to stdout and to files named by the user; progress bars go to stderr
 (``--quiet`` turns them off).
 """
@@ -67,6 +67,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True, help="checkpoint directory")
     _add_common_eval(p)
+
+    p = sub.add_parser("detect", help="fit a detector on support clips and score clips (or long streams)")
+    p.add_argument("--input", required=True, help="clips to score: a dataset name or path (.npz, ...)")
+    p.add_argument("--data-dir", type=Path, default=None)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--detector", type=Path, help="a saved detector (haad detect --save)")
+    src.add_argument("--support", help="support clips: a dataset name or path; with --category, only that category")
+    p.add_argument("--category", default=None, help="normal category name in --support")
+    p.add_argument("--k-shot", type=int, default=None, help="use only the first K support clips")
+    p.add_argument("--encoder", type=Path, default=None, help="trained encoder (default: dct-distance embedding)")
+    p.add_argument("--threshold-quantile", type=float, default=1.0,
+                   help="threshold = this quantile of the support set's leave-one-out scores (default 1.0)")
+    p.add_argument("--stream", action="store_true", help="treat each input clip as a long recording: sliding windows")
+    p.add_argument("--hop", type=int, default=10, help="frames between window starts with --stream")
+    p.add_argument("--explain", type=int, default=0, metavar="N", help="also list the N joints that weigh most")
+    p.add_argument("--save", type=Path, default=None, help="save the fitted detector here")
+    p.add_argument("--out", type=Path, required=True, help="CSV of scores")
 
     p = sub.add_parser("data", help="dataset utilities")
     dsub = p.add_subparsers(dest="data_command", required=True)
@@ -162,6 +179,61 @@ def cmd_benchmark(args) -> int:
     return 0
 
 
+def cmd_detect(args) -> int:
+    import csv
+    import io
+
+    from haad.checkpoint import atomic_write_bytes
+    from haad.data import load_dataset
+    from haad.detector import DCTEmbedder, EncoderEmbedder, FewShotDetector
+    from haad.train import load_encoder
+
+    data = load_dataset(args.input, args.data_dir)
+    if args.detector is not None:
+        det = FewShotDetector.load(args.detector)
+    else:
+        sup = load_dataset(args.support, args.data_dir)
+        idx = np.arange(len(sup))
+        if args.category is not None:
+            if args.category not in sup.class_names:
+                raise ValueError(f"--category {args.category!r} not in {args.support}: {sup.class_names}")
+            idx = np.flatnonzero(sup.labels == sup.class_names.index(args.category))
+        if args.k_shot is not None:
+            idx = idx[: args.k_shot]
+        embedder = EncoderEmbedder(load_encoder(args.encoder)[0]) if args.encoder else DCTEmbedder()
+        det = FewShotDetector(embedder, sup.layout, threshold_quantile=args.threshold_quantile)
+        det.fit([sup.clips[i] for i in idx])
+        if args.save is not None:
+            det.save(args.save)
+    if data.layout.num_joints != det.layout.num_joints:
+        raise ValueError(f"{args.input}: {data.layout.num_joints} joints, the detector expects {det.layout.num_joints}")
+    rows = []
+    names = det.layout.joint_names
+    for i, clip in enumerate(data.clips):
+        if args.stream:
+            starts, scores = det.score_stream(clip, args.hop)
+            windows = [clip[s:s + det.window.length] for s in starts]
+        else:
+            starts, scores, windows = [0], det.decision_function([clip]), [clip]
+        shares = det.explain(windows) if args.explain else None
+        for w, (start, score) in enumerate(zip(starts, scores)):
+            row = {"clip": data.names[i], "category": data.class_names[data.labels[i]], "start_frame": int(start),
+                   "score": f"{score:.6f}", "anomalous": int(score > det.threshold_)}
+            if shares is not None:
+                top = np.argsort(shares[w])[::-1][: args.explain]
+                row["top_joints"] = " ".join(f"{names[j]}:{shares[w, j]:.2f}" for j in top)
+            rows.append(row)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(args.out, buf.getvalue().encode())
+    flagged = sum(r["anomalous"] for r in rows)
+    print(f"scored {len(rows)} {'windows' if args.stream else 'clips'}; {flagged} above the threshold "
+          f"{det.threshold_:.4f}; written to {args.out}")
+    return 0
+
+
 def cmd_train(args) -> int:
     from haad.data import load_dataset
     from haad.data.splits import protocol_split
@@ -230,7 +302,7 @@ def cmd_data(args) -> int:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"demo": cmd_demo, "evaluate": cmd_evaluate, "benchmark": cmd_benchmark, "train": cmd_train, "data": cmd_data}
+    handlers = {"demo": cmd_demo, "evaluate": cmd_evaluate, "benchmark": cmd_benchmark, "detect": cmd_detect, "train": cmd_train, "data": cmd_data}
     try:
         return handlers[args.command](args)
     except (FileNotFoundError, ValueError, KeyError, RuntimeError) as e:

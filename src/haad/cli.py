@@ -1,6 +1,6 @@
 """The ``haad`` command line: a thin layer over the Python API.
 
-Commands: ``demo``, ``evaluate``, ``benchmark``, ``train``, ``detect``, ``data convert``, ``data info``.
+Commands: ``demo``, ``evaluate``, ``benchmark``, ``train``, ``train-generator``, ``detect``, ``data convert``, ``data info``.
 Tables and results go to stdout and to files named by the user; progress bars go to stderr
 (``--quiet`` turns them off).
 """
@@ -27,6 +27,15 @@ def _add_common_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crop", choices=("first", "resample"), default="first",
                    help="window: first 60 frames with last-frame padding (protocol) or resample to 60")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    g = p.add_argument_group("generative augmentation")
+    g.add_argument("--generator", type=Path, default=None, help="generator checkpoint (haad train-generator)")
+    g.add_argument("--augment", choices=("none", "train", "support", "both"), default="none",
+                   help="use generated variants as training positives, support clips, or both")
+    g.add_argument("--n-gen", type=int, default=None, help="variants per clip for training and support (default 1)")
+    g.add_argument("--n-gen-train", type=int, default=None, help="variants per training clip (overrides --n-gen)")
+    g.add_argument("--n-gen-support", type=int, default=None, help="variants per support clip (overrides --n-gen)")
+    g.add_argument("--n-obs", type=int, default=30, help="observed frames; 60 - N are generated (default 30)")
+    g.add_argument("--gen-steps", type=int, default=100, help="DDIM steps (default 100)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,6 +69,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline-epochs", type=int, default=None, help="override the baselines' training epochs")
     p.add_argument("--out", type=Path, required=True)
     _add_common_eval(p)
+
+    p = sub.add_parser("train-generator", help="train the DCT diffusion generator on the seen categories")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument("--preset", choices=("paper", "cpu"), default="cpu", help="denoiser size (default cpu)")
+    p.add_argument("--iterations", type=int, default=None, help="optimiser steps (default: the config's)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", type=Path, required=True, help="checkpoint directory (resumed if present)")
+    p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("train", help="train one encoder on a dataset's seen categories and save it")
     p.add_argument("--dataset", required=True)
@@ -110,9 +130,18 @@ def _eval_config(args, seeds, method="fewshot"):
         train = replace(train, iters_per_epoch=args.iters_per_epoch)
     if getattr(args, "rotate", False):
         train = replace(train, rotate=True)
+    from haad.evaluation.augmentation import AugmentConfig
+
+    n_gen = getattr(args, "n_gen", None) or 1
+    augment = AugmentConfig(
+        mode=getattr(args, "augment", "none"),
+        generator=str(args.generator) if getattr(args, "generator", None) else None,
+        n_gen_train=getattr(args, "n_gen_train", None) or n_gen,
+        n_gen_support=getattr(args, "n_gen_support", None) or n_gen,
+        n_obs=getattr(args, "n_obs", 30), steps=getattr(args, "gen_steps", 100))
     return EvalConfig(method=method, seeds=tuple(seeds), k_shot=getattr(args, "k_shot", 3),
                       window=WindowConfig(crop=getattr(args, "crop", "first")),
-                      pooling=getattr(args, "pooling", "joint"), train=train)
+                      pooling=getattr(args, "pooling", "joint"), train=train, augment=augment)
 
 
 def _write_results(out: Path, res: dict, name: str = "results.json") -> Path:
@@ -234,6 +263,29 @@ def cmd_detect(args) -> int:
     return 0
 
 
+def cmd_train_generator(args) -> int:
+    from haad.data import load_dataset
+    from haad.data.splits import protocol_split
+    from haad.data.windows import make_windows
+    from haad.evaluation.augmentation import write_provenance
+    from haad.generator.train import GeneratorTrainConfig, train_generator
+
+    data = load_dataset(args.dataset, args.data_dir)
+    split = protocol_split(data)
+    idx = split.seen_train()  # seen categories' training pools only: unseen ones must not leak
+    windows = make_windows([data.clips[i] for i in idx], data.layout.root)
+    cfg = GeneratorTrainConfig(preset=args.preset, seed=args.seed, device=args.device)
+    if args.iterations is not None:
+        cfg = replace(cfg, iterations=args.iterations)
+    if args.batch_size is not None:
+        cfg = replace(cfg, batch_size=args.batch_size)
+    path = train_generator(windows, data.layout, cfg, out_dir=args.out, resume=True, progress=not args.quiet)
+    write_provenance(path, data, split, idx)
+    print(f"generator ({args.preset} preset) trained on {len(idx)} windows of {len(split.seen)} seen "
+          f"categories; checkpoint in {path}")
+    return 0
+
+
 def cmd_train(args) -> int:
     from haad.data import load_dataset
     from haad.data.splits import protocol_split
@@ -302,7 +354,7 @@ def cmd_data(args) -> int:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"demo": cmd_demo, "evaluate": cmd_evaluate, "benchmark": cmd_benchmark, "detect": cmd_detect, "train": cmd_train, "data": cmd_data}
+    handlers = {"demo": cmd_demo, "evaluate": cmd_evaluate, "benchmark": cmd_benchmark, "detect": cmd_detect, "train-generator": cmd_train_generator, "train": cmd_train, "data": cmd_data}
     try:
         return handlers[args.command](args)
     except (FileNotFoundError, ValueError, KeyError, RuntimeError) as e:

@@ -152,7 +152,8 @@ def train_encoder(
     if resume and out_dir is not None and (Path(out_dir) / "config.json").is_file():
         tensors, header = load_checkpoint(out_dir, kind=ENCODER_KIND)
         saved = header.get("meta", {})
-        if saved.get("train") != config.to_dict() or header["config"] != encoder_config.to_dict():
+        if (saved.get("train") != config.to_dict() or header["config"] != encoder_config.to_dict()
+                or saved.get("augment") != meta.get("augment")):
             raise CheckpointError(f"{out_dir}: existing checkpoint was made with other settings; use a new --out")
         encoder.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         _load_optimizer_tensors(opt, tensors)

@@ -19,6 +19,7 @@ from haad.data.splits import Split, draw_support, protocol_split
 from haad.data.windows import WindowConfig, make_windows
 from haad.detector import DCTEmbedder, EncoderEmbedder, FewShotDetector
 from haad.encoder import EncoderConfig
+from haad.evaluation.augmentation import AugmentConfig, make_augmenters
 from haad.evaluation.metrics import auc, mean_std
 from haad.train import TrainConfig, load_encoder, train_encoder
 
@@ -37,6 +38,7 @@ class EvalConfig:
         window: windowing and normalisation.
         pooling: encoder pooling (``"joint"`` default, ``"node"`` option).
         train: contrastive training settings (its ``seed`` is replaced by each run's seed).
+        augment: generative augmentation (training-time positives and/or support variants).
     """
 
     method: str = "fewshot"
@@ -46,6 +48,7 @@ class EvalConfig:
     window: WindowConfig = field(default_factory=WindowConfig)
     pooling: str = "joint"
     train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -120,6 +123,8 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
     """
     split = protocol_split(data, config.train_fraction)
     windows = make_windows(data.clips, data.layout.root, config.window)
+    if config.augment.mode != "none" and extra_views is None and support_augment is None:
+        extra_views, support_augment = make_augmenters(config.augment, data, split, windows, progress)
     train_idx = split.seen_train()
     if np.isin(data.labels[train_idx], split.unseen).any():  # guard: unseen must never train
         raise AssertionError("unseen category in the training set")
@@ -146,7 +151,8 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
                     windows[train_idx], data.labels[train_idx], enc_cfg, tcfg, extra_views=views,
                     out_dir=seed_dir, resume=seed_dir is not None, progress=progress,
                     meta={"dataset": data.source, "window": config.window.to_dict(), "split": split.to_dict(),
-                          "layout": data.layout.to_dict()})
+                          "layout": data.layout.to_dict(),
+                          "augment": config.augment.to_dict() if views is not None else None})
                 train_seconds.append(hist["seconds"] if hist["seconds"] else time.perf_counter() - t0)
             embed = EncoderEmbedder(encoder)
         emb = embed(windows)

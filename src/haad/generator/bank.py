@@ -1,0 +1,101 @@
+"""Augmentation bank: generated variants of a set of windows, made once and reused from disk.
+
+Each entry is a :mod:`haad.checkpoint` directory ``BANK/<key>/`` holding the variants tensor
+(N, G, H, J, 3) and, in its config, what produced them: the generator checkpoint's digest and path,
+the generation settings (variants, observed frames, DDIM steps), the seed and a digest of the input
+windows. The key is a hash of all of those, so an entry is reused exactly when nothing changed and a
+changed generator, setting, seed or input makes a new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from haad.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+BANK_KIND = "augmentation-bank"
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How variants are generated: ``n_variants`` per window, ``n_obs`` observed frames, DDIM ``steps``."""
+
+    n_variants: int = 1
+    n_obs: int = 30
+    steps: int = 100
+
+    def __post_init__(self) -> None:
+        if self.n_variants < 1 or self.n_obs < 1 or self.steps < 1:
+            raise ValueError(f"generation settings must be positive, got {self}")
+
+
+def file_digest(path) -> str:
+    """sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def array_digest(x: np.ndarray) -> str:
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    return hashlib.sha256(str(x.shape).encode() + x.tobytes()).hexdigest()
+
+
+class AugmentationBank:
+    """Generated variants cached under ``directory``.
+
+    Args:
+        directory: the bank's folder (created on first write).
+        generator_dir: the generator checkpoint used (its weights' digest identifies it).
+        generator: a loaded :class:`haad.generator.train.Generator` (loaded lazily when ``None``).
+    """
+
+    def __init__(self, directory, generator_dir, generator=None, progress: bool = False):
+        self.directory = Path(directory)
+        self.generator_dir = Path(generator_dir)
+        weights = self.generator_dir / "weights.safetensors"
+        if not weights.is_file():
+            raise CheckpointError(f"{self.generator_dir}: not a generator checkpoint (no weights.safetensors)")
+        self.generator_digest = file_digest(weights)
+        self._generator = generator
+        self.progress = progress
+
+    @property
+    def generator(self):
+        if self._generator is None:
+            from haad.generator.train import Generator
+
+            self._generator = Generator.load(self.generator_dir)
+        return self._generator
+
+    def key(self, windows_digest: str, settings: GenerationSettings, seed: int) -> str:
+        blob = json.dumps({"generator": self.generator_digest, "windows": windows_digest,
+                           "settings": asdict(settings), "seed": int(seed)}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+    def variants(self, windows: np.ndarray, settings: GenerationSettings = GenerationSettings(),
+                 seed: int = 0) -> np.ndarray:
+        """(N, G, H, J, 3) variants of ``windows``: read from the bank, or generated and stored."""
+        windows = np.asarray(windows, dtype=np.float32)
+        wd = array_digest(windows)
+        entry = self.directory / self.key(wd, settings, seed)
+        if (entry / "config.json").is_file():
+            tensors, header = load_checkpoint(entry, kind=BANK_KIND)
+            cfg = header["config"]
+            if cfg["windows_digest"] == wd and cfg["generator_digest"] == self.generator_digest:
+                return tensors["variants"].numpy()
+        out = self.generator.generate(windows, n_variants=settings.n_variants, n_obs=settings.n_obs,
+                                      steps=settings.steps, seed=seed, progress=self.progress)
+        save_checkpoint(entry, {"variants": torch.from_numpy(out)}, BANK_KIND, {
+            "generator_dir": str(self.generator_dir), "generator_digest": self.generator_digest,
+            "settings": asdict(settings), "seed": int(seed), "windows_digest": wd,
+            "shape": list(out.shape)})
+        return out

@@ -171,12 +171,27 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _reusable(path: Path, dataset: str, seeds: list, options: dict):
+    """A finished results file for the same dataset, seeds and options, else None."""
+    if not path.is_file():
+        return None
+    try:
+        res = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+    if res.get("dataset") != dataset or res.get("seeds") != seeds:
+        return None
+    if res.get("options") != json.loads(json.dumps(options)):
+        return None
+    return res
+
+
 def cmd_benchmark(args) -> int:
     from haad.baselines import BASELINES
     from haad.checkpoint import atomic_write_bytes
     from haad.data import load_dataset
     from haad.evaluation.compare import comparison_table, table_markdown
-    from haad.evaluation.per_category import evaluate_per_category
+    from haad.evaluation.per_category import baseline_options, evaluate_per_category
     from haad.evaluation.protocol import METHODS, evaluate
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -189,12 +204,19 @@ def cmd_benchmark(args) -> int:
     for m in methods:
         method_dir = args.out / m
         if m in METHODS:
-            res = evaluate(data, _eval_config(args, range(args.seeds), m), out_dir=method_dir,
-                           progress=not args.quiet, log=log)
+            cfg = _eval_config(args, range(args.seeds), m)
+            seeds, options = list(cfg.seeds), cfg.options()
         else:
-            cfg = {"epochs": args.baseline_epochs} if args.baseline_epochs is not None else None
-            res = evaluate_per_category(data, m, seeds=range(args.baseline_seeds), config=cfg,
-                                        progress=not args.quiet, log=log)
+            base_cfg = {"epochs": args.baseline_epochs} if args.baseline_epochs is not None else None
+            seeds, options = list(range(args.baseline_seeds)), baseline_options(base_cfg)
+        res = _reusable(method_dir / "results.json", data.source, seeds, options)
+        if res is not None:
+            if log:
+                log(f"{m}: reusing {method_dir / 'results.json'} (same dataset, seeds and options)")
+        elif m in METHODS:
+            res = evaluate(data, cfg, out_dir=method_dir, progress=not args.quiet, log=log)
+        else:
+            res = evaluate_per_category(data, m, seeds=seeds, config=base_cfg, progress=not args.quiet, log=log)
         _write_results(method_dir, res)
         results.append(res)
         print(f"{m}: mean {res['mean']:.3f}  seen {res['seen_mean']:.3f}  unseen {res['unseen_mean']:.3f}",

@@ -14,6 +14,13 @@ from haad.evaluation.metrics import auc
 from haad.evaluation.protocol import summarize
 
 
+def baseline_options(config: dict | None, window: WindowConfig = WindowConfig(),
+                     train_fraction: float = 0.8) -> dict:
+    """The options recorded with (and identifying) a baseline's results."""
+    return {"window": window.to_dict(), "train_fraction": train_fraction, "config": dict(config or {}),
+            "training": "one model per category, whole training pool"}
+
+
 def evaluate_per_category(data: Collection, method: str, seeds=(0, 1, 2), config: dict | None = None,
                           window: WindowConfig = WindowConfig(), train_fraction: float = 0.8,
                           progress: bool = False, log=None) -> dict:
@@ -48,8 +55,7 @@ def evaluate_per_category(data: Collection, method: str, seeds=(0, 1, 2), config
         "method": method,
         "seeds": [int(s) for s in seeds],
         "k_shot": None,
-        "options": {"window": window.to_dict(), "train_fraction": train_fraction,
-                    "config": dict(config or {}), "training": "one model per category, whole training pool"},
+        "options": baseline_options(config, window, train_fraction),
         "split": split.to_dict(),
         "layout": data.layout.name,
         "train_seconds": float(np.sum(fit_seconds) / max(len(seeds), 1)),

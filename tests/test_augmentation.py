@@ -1,0 +1,91 @@
+"""The augmentation bank and generative augmentation inside the protocol (tiny generator)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from haad.data.splits import protocol_split
+from haad.data.synthetic import synthesize
+from haad.data.windows import make_windows
+from haad.evaluation.augmentation import AugmentConfig, check_no_leak, write_provenance
+from haad.evaluation.protocol import EvalConfig, evaluate
+from haad.generator.bank import AugmentationBank, GenerationSettings
+from haad.generator.train import GeneratorTrainConfig, train_generator
+from haad.train import TrainConfig
+
+TINY = {"width": 32, "depth": 2, "heads": 2, "ff": 64}
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    data = synthesize(clips_per_class=10, seed=2)
+    split = protocol_split(data)
+    idx = split.seen_train()
+    windows = make_windows([data.clips[i] for i in idx], data.layout.root)
+    gen_dir = tmp_path_factory.mktemp("gen") / "g"
+    cfg = GeneratorTrainConfig(denoiser=TINY, iterations=20, batch_size=16, ema_start=0, checkpoint_every=0,
+                               norm_samples=500)
+    train_generator(windows, data.layout, cfg, out_dir=gen_dir, progress=False)
+    write_provenance(gen_dir, data, split, idx)
+    return data, split, gen_dir
+
+
+def test_bank_generates_once_and_reuses(setup, tmp_path, monkeypatch):
+    data, split, gen_dir = setup
+    w = make_windows(data.clips[:5], data.layout.root)
+    bank = AugmentationBank(tmp_path / "bank", gen_dir)
+    s = GenerationSettings(n_variants=2, n_obs=30, steps=5)
+    v = bank.variants(w, s, seed=1)
+    assert v.shape == (5, 2, 60, 24, 3) and np.isfinite(v).all()
+    entries = list((tmp_path / "bank").iterdir())
+    assert len(entries) == 1
+    meta = json.loads((entries[0] / "config.json").read_text())["config"]
+    assert meta["seed"] == 1 and meta["settings"] == {"n_variants": 2, "n_obs": 30, "steps": 5}
+    assert meta["generator_digest"] == bank.generator_digest
+    # a second bank object reads the stored variants instead of generating
+    again = AugmentationBank(tmp_path / "bank", gen_dir)
+
+    def boom(*a, **k):
+        raise AssertionError("should not generate")
+
+    monkeypatch.setattr(type(again.generator), "generate", boom)
+    assert np.array_equal(again.variants(w, s, seed=1), v)
+    monkeypatch.undo()
+    # another seed or other settings make a new entry with other variants
+    v2 = bank.variants(w, s, seed=2)
+    assert not np.allclose(v2, v)
+    bank.variants(w, GenerationSettings(n_variants=2, n_obs=40, steps=5), seed=1)
+    assert len(list((tmp_path / "bank").iterdir())) == 3
+
+
+def test_leak_check(setup, tmp_path):
+    data, split, gen_dir = setup
+    check_no_leak(gen_dir, data, split)  # trained on seen categories only: fine
+    leaky = tmp_path / "leaky"
+    leaky.mkdir()
+    write_provenance(leaky, data, split, np.arange(len(data)))
+    with pytest.raises(ValueError, match="unseen categories"):
+        check_no_leak(leaky, data, split)
+    with pytest.raises(ValueError, match="provenance"):
+        check_no_leak(tmp_path, data, split)
+
+
+def test_protocol_with_augmentation(setup, tmp_path):
+    data, split, gen_dir = setup
+    aug = AugmentConfig(mode="both", generator=str(gen_dir), n_gen_train=1, n_gen_support=2, steps=5,
+                        bank=str(tmp_path / "bank"))
+    cfg = EvalConfig(seeds=(0,), train=TrainConfig(epochs=2, iters_per_epoch=4, lr_fix_epochs=1), augment=aug)
+    res = evaluate(data, cfg, out_dir=tmp_path / "run", progress=False)
+    assert res["options"]["augment"]["mode"] == "both"
+    assert 0.5 < res["mean"] <= 1.0
+    _, header = __import__("haad.train", fromlist=["load_encoder"]).load_encoder(tmp_path / "run/encoders/seed-0")
+    assert header["meta"]["augment"]["n_gen_train"] == 1
+    # the same out dir with augmentation off must not silently reuse the augmented encoder
+    from haad.checkpoint import CheckpointError
+
+    with pytest.raises(CheckpointError, match="other settings"):
+        evaluate(data, EvalConfig(seeds=(0,), train=TrainConfig(epochs=2, iters_per_epoch=4, lr_fix_epochs=1)),
+                 out_dir=tmp_path / "run", progress=False)
+    with pytest.raises(ValueError, match="needs a generator"):
+        AugmentConfig(mode="train")

@@ -58,6 +58,11 @@ class AugmentConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def train_settings(self) -> dict:
+        """What shapes a training-time-augmented encoder (so ``train`` and ``both`` runs can share it)."""
+        return {"generator": self.generator, "n_gen_train": self.n_gen_train, "n_obs": self.n_obs,
+                "steps": self.steps}
+
 
 def write_provenance(generator_dir, data: Collection, split: Split, trained_idx: np.ndarray) -> None:
     """Record what a generator was trained on, so evaluation can refuse a leaking generator."""

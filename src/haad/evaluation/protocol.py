@@ -152,7 +152,7 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
                     out_dir=seed_dir, resume=seed_dir is not None, progress=progress,
                     meta={"dataset": data.source, "window": config.window.to_dict(), "split": split.to_dict(),
                           "layout": data.layout.to_dict(),
-                          "augment": config.augment.to_dict() if views is not None else None})
+                          "augment": config.augment.train_settings() if views is not None else None})
                 train_seconds.append(hist["seconds"] if hist["seconds"] else time.perf_counter() - t0)
             embed = EncoderEmbedder(encoder)
         emb = embed(windows)

@@ -86,7 +86,9 @@ def load_dataset(name_or_path, data_dir=None) -> Collection:
                 f"set HAAD_DATA_DIR or pass data_dir"
             )
         loader = {"utd-mhad": load_utd_mhad, "nw-ucla": load_nw_ucla, "humanact12": load_humanact12}[name]
-        return loader(path)
+        data = loader(path)
+        data.source = name  # results and checkpoints name the dataset, not this machine's path
+        return data
 
     path = Path(name_or_path)
     if not path.exists():

@@ -82,9 +82,11 @@ def check_no_leak(generator_dir, data: Collection, split: Split) -> None:
         raise ValueError(f"{generator_dir}: no {PROVENANCE}; train it with `haad train-generator` so the "
                          "evaluation can verify that unseen categories did not leak into it")
     prov = json.loads(path.read_text())
-    if prov.get("dataset") != data.source or prov.get("num_classes") != data.num_classes:
-        raise ValueError(f"{generator_dir}: trained on {prov.get('dataset')!r}, evaluating on {data.source!r}")
-    leaked = sorted(set(prov.get("trained_categories", [])) & set(split.unseen))
+    trained = prov.get("trained_category_names", [])
+    if prov.get("num_classes") != data.num_classes or not set(trained) <= set(data.class_names):
+        raise ValueError(f"{generator_dir}: trained on {prov.get('dataset')!r} (categories {trained}), "
+                         f"which does not match {data.source!r}")
+    leaked = sorted(set(trained) & {data.class_names[c] for c in split.unseen})
     if leaked:
         raise ValueError(f"{generator_dir}: trained on unseen categories {leaked}; they must not leak")
 

@@ -110,3 +110,16 @@ def test_detect_fit_save_score_stream(tmp_path):
     assert len(list(csv.DictReader(out3.open()))) > 480
     r = haad("detect", "--input", npz, "--support", npz, "--category", "nope", "--out", out2, check=False)
     assert r.returncode == 2 and "nope" in r.stderr
+
+
+def test_argument_and_output_path_errors(tmp_path):
+    r = haad("train", "--dataset", "synthetic", "--epochs", "0", "--out", tmp_path / "e", check=False)
+    assert r.returncode == 2 and "--epochs" in r.stderr and not (tmp_path / "e").exists()
+    f = tmp_path / "file.txt"
+    f.write_text("keep me")
+    r = haad("evaluate", "--dataset", "synthetic", "--method", "dct-distance", "--out", f, check=False)
+    assert r.returncode == 2 and "existing file" in r.stderr and f.read_text() == "keep me"
+    r = haad("detect", "--input", "synthetic", "--support", "synthetic", "--out", tmp_path, check=False)
+    assert r.returncode == 2 and "is a directory" in r.stderr
+    r = haad("evaluate", "--dataset", "synthetic", "--augment", "train", "--out", tmp_path / "x", check=False)
+    assert r.returncode == 2 and "--generator" in r.stderr

@@ -84,3 +84,20 @@ def test_learned_encoder_beats_floor_on_synthetic(synth):
     assert ours["mean"] > 0.93
     assert ours["unseen_mean"] > 0.88
     assert ours["mean"] > floor["mean"] + 0.025
+
+
+def test_resume_refuses_other_data_or_window(synth, tmp_path):
+    x, y = _train_set(synth)
+    cfg = TrainConfig(epochs=1, iters_per_epoch=2, lr_fix_epochs=0)
+    ecfg = EncoderConfig(num_joints=24)
+    train_encoder(x, y, ecfg, cfg, out_dir=tmp_path, progress=False, meta={"window": {"crop": "first"}})
+    with pytest.raises(CheckpointError, match="train_data_digest"):
+        train_encoder(x[::-1].copy(), y[::-1].copy(), ecfg, cfg, out_dir=tmp_path, resume=True, progress=False,
+                      meta={"window": {"crop": "first"}})
+    with pytest.raises(CheckpointError, match="window"):
+        train_encoder(x, y, ecfg, cfg, out_dir=tmp_path, resume=True, progress=False,
+                      meta={"window": {"crop": "resample"}})
+    # identical data and settings: the finished encoder is reused as it is
+    enc, hist = train_encoder(x, y, ecfg, cfg, out_dir=tmp_path, resume=True, progress=False,
+                              meta={"window": {"crop": "first"}})
+    assert len(hist["loss"]) == 1

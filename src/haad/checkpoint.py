@@ -5,9 +5,10 @@ A checkpoint is a directory::
     DIR/weights.safetensors   tensors only (never pickle)
     DIR/config.json           {"format_version": ..., "kind": ..., "config": {...}, "meta": {...}}
 
-Both files are written to temporary names first and moved into place with ``os.replace``, config
-last, so a reader never sees a half-written checkpoint and an interrupted write leaves the previous
-checkpoint intact.
+Both files are written to temporary names first (fsynced) and moved into place with ``os.replace``,
+config last. Each save stamps the same random token into the weights' metadata and the config, so
+a crash between the two moves (new weights, old config) is detected on load instead of silently
+pairing weights with the wrong step or settings.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import uuid
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 FORMAT_VERSION = 1
@@ -55,10 +58,13 @@ def save_checkpoint(directory, tensors: dict, kind: str, config: dict, meta: dic
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    token = uuid.uuid4().hex
     fd, tmp = tempfile.mkstemp(prefix=f".{WEIGHTS}.", suffix=".tmp", dir=directory)
     os.close(fd)
     try:
-        save_file(flat, tmp)
+        save_file(flat, tmp, metadata={"haad_token": token})
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
         os.replace(tmp, directory / WEIGHTS)
     except BaseException:
         if os.path.exists(tmp):
@@ -66,7 +72,7 @@ def save_checkpoint(directory, tensors: dict, kind: str, config: dict, meta: dic
         raise
     atomic_write_json(
         directory / CONFIG,
-        {"format_version": FORMAT_VERSION, "kind": kind, "config": config, "meta": meta or {}},
+        {"format_version": FORMAT_VERSION, "kind": kind, "config": config, "meta": meta or {}, "token": token},
     )
     return directory
 
@@ -86,6 +92,11 @@ def load_checkpoint(directory, kind: str | None = None) -> tuple[dict, dict]:
         raise CheckpointError(f"{cfg_path}: format version {version!r}, this haad reads {FORMAT_VERSION}")
     if kind is not None and header.get("kind") != kind:
         raise CheckpointError(f"{directory}: holds a {header.get('kind')!r} checkpoint, expected {kind!r}")
+    with safe_open(str(w_path), framework="pt") as f:
+        weights_token = (f.metadata() or {}).get("haad_token")
+    if header.get("token") != weights_token and header.get("token") is not None:
+        raise CheckpointError(f"{directory}: {WEIGHTS} and {CONFIG} come from different saves "
+                              "(an interrupted write?); delete the directory or restore it from a copy")
     return load_file(str(w_path)), header
 
 

@@ -16,10 +16,21 @@ from pathlib import Path
 import numpy as np
 
 
-def _add_common_eval(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--k-shot", type=int, default=3, help="support clips per category (default 3)")
-    p.add_argument("--epochs", type=int, default=None, help="encoder training epochs (default 101)")
-    p.add_argument("--iters-per-epoch", type=int, default=None, help="batches per epoch (default 52)")
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _add_common_eval(p: argparse.ArgumentParser, augment: bool = True) -> None:
+    p.add_argument("--k-shot", type=positive_int, default=3, help="support clips per category (default 3)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="encoder training epochs (default 101)")
+    p.add_argument("--iters-per-epoch", type=positive_int, default=None, help="batches per epoch (default 52)")
     p.add_argument("--pooling", choices=("joint", "node"), default="joint",
                    help="encoder pooling: per-joint max (default, reference code) or max over joints")
     p.add_argument("--rotate", action="store_true",
@@ -27,15 +38,17 @@ def _add_common_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crop", choices=("first", "resample"), default="first",
                    help="window: first 60 frames with last-frame padding (protocol) or resample to 60")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    if not augment:
+        return
     g = p.add_argument_group("generative augmentation")
     g.add_argument("--generator", type=Path, default=None, help="generator checkpoint (haad train-generator)")
     g.add_argument("--augment", choices=("none", "train", "support", "both"), default="none",
                    help="use generated variants as training positives, support clips, or both")
-    g.add_argument("--n-gen", type=int, default=None, help="variants per clip for training and support (default 1)")
-    g.add_argument("--n-gen-train", type=int, default=None, help="variants per training clip (overrides --n-gen)")
-    g.add_argument("--n-gen-support", type=int, default=None, help="variants per support clip (overrides --n-gen)")
-    g.add_argument("--n-obs", type=int, default=30, help="observed frames; 60 - N are generated (default 30)")
-    g.add_argument("--gen-steps", type=int, default=100, help="DDIM steps (default 100)")
+    g.add_argument("--n-gen", type=positive_int, default=None, help="variants per clip for training and support (default 1)")
+    g.add_argument("--n-gen-train", type=positive_int, default=None, help="variants per training clip (overrides --n-gen)")
+    g.add_argument("--n-gen-support", type=positive_int, default=None, help="variants per support clip (overrides --n-gen)")
+    g.add_argument("--n-obs", type=positive_int, default=30, help="observed frames; 60 - N are generated (default 30)")
+    g.add_argument("--gen-steps", type=positive_int, default=100, help="DDIM steps (default 100)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,9 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="train a small encoder on the embedded synthetic data and print the table")
-    p.add_argument("--seeds", type=int, default=2, help="number of seeds (default 2)")
-    p.add_argument("--epochs", type=int, default=25, help="encoder training epochs (default 25)")
-    p.add_argument("--clips-per-class", type=int, default=40, help="synthetic clips per action (default 40)")
+    p.add_argument("--seeds", type=positive_int, default=2, help="number of seeds (default 2)")
+    p.add_argument("--epochs", type=positive_int, default=25, help="encoder training epochs (default 25)")
+    p.add_argument("--clips-per-class", type=positive_int, default=40, help="synthetic clips per action (default 40)")
     p.add_argument("--out", type=Path, default=None, help="also write results.json files here")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -54,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="utd-mhad, nw-ucla, humanact12, synthetic, or a path (.npz, .pkl, folder)")
     p.add_argument("--data-dir", type=Path, default=None, help="where named datasets live (default $HAAD_DATA_DIR)")
     p.add_argument("--method", choices=("fewshot", "dct-distance"), default="fewshot")
-    p.add_argument("--seeds", type=int, default=10, help="number of seeds 0..N-1 (default 10)")
+    p.add_argument("--seeds", type=positive_int, default=10, help="number of seeds 0..N-1 (default 10)")
     p.add_argument("--encoder", type=Path, default=None, help="use this trained encoder instead of training")
     p.add_argument("--out", type=Path, required=True, help="output directory (results.json, encoders)")
     _add_common_eval(p)
@@ -64,9 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--methods", default="fewshot,multilevel-nf,stg-nf,mocodad,dct-distance",
                    help="comma-separated: fewshot, dct-distance and the baselines")
-    p.add_argument("--seeds", type=int, default=10, help="seeds for fewshot and dct-distance (default 10)")
-    p.add_argument("--baseline-seeds", type=int, default=3, help="seeds for one-model-per-category methods")
-    p.add_argument("--baseline-epochs", type=int, default=None, help="override the baselines' training epochs")
+    p.add_argument("--seeds", type=positive_int, default=10, help="seeds for fewshot and dct-distance (default 10)")
+    p.add_argument("--baseline-seeds", type=positive_int, default=3, help="seeds for one-model-per-category methods")
+    p.add_argument("--baseline-epochs", type=positive_int, default=None, help="override the baselines' training epochs")
     p.add_argument("--out", type=Path, required=True)
     _add_common_eval(p)
 
@@ -74,8 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True)
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--preset", choices=("paper", "cpu"), default="cpu", help="denoiser size (default cpu)")
-    p.add_argument("--iterations", type=int, default=None, help="optimiser steps (default: the config's)")
-    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--iterations", type=positive_int, default=None, help="optimiser steps (default: the config's)")
+    p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, required=True, help="checkpoint directory (resumed if present)")
@@ -86,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True, help="checkpoint directory")
-    _add_common_eval(p)
+    _add_common_eval(p, augment=False)
 
     p = sub.add_parser("detect", help="fit a detector on support clips and score clips (or long streams)")
     p.add_argument("--input", required=True, help="clips to score: a dataset name or path (.npz, ...)")
@@ -95,12 +108,12 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("--detector", type=Path, help="a saved detector (haad detect --save)")
     src.add_argument("--support", help="support clips: a dataset name or path; with --category, only that category")
     p.add_argument("--category", default=None, help="normal category name in --support")
-    p.add_argument("--k-shot", type=int, default=None, help="use only the first K support clips")
+    p.add_argument("--k-shot", type=positive_int, default=None, help="use only the first K support clips")
     p.add_argument("--encoder", type=Path, default=None, help="trained encoder (default: dct-distance embedding)")
     p.add_argument("--threshold-quantile", type=float, default=1.0,
                    help="threshold = this quantile of the support set's leave-one-out scores (default 1.0)")
     p.add_argument("--stream", action="store_true", help="treat each input clip as a long recording: sliding windows")
-    p.add_argument("--hop", type=int, default=10, help="frames between window starts with --stream")
+    p.add_argument("--hop", type=positive_int, default=10, help="frames between window starts with --stream")
     p.add_argument("--explain", type=int, default=0, metavar="N", help="also list the N joints that weigh most")
     p.add_argument("--save", type=Path, default=None, help="save the fitted detector here")
     p.add_argument("--out", type=Path, required=True, help="CSV of scores")
@@ -132,12 +145,16 @@ def _eval_config(args, seeds, method="fewshot"):
         train = replace(train, rotate=True)
     from haad.evaluation.augmentation import AugmentConfig
 
-    n_gen = getattr(args, "n_gen", None) or 1
+    def pick(name, default):
+        value = getattr(args, name, None)
+        return default if value is None else value
+
+    n_gen = pick("n_gen", 1)
     augment = AugmentConfig(
         mode=getattr(args, "augment", "none"),
         generator=str(args.generator) if getattr(args, "generator", None) else None,
-        n_gen_train=getattr(args, "n_gen_train", None) or n_gen,
-        n_gen_support=getattr(args, "n_gen_support", None) or n_gen,
+        n_gen_train=pick("n_gen_train", n_gen),
+        n_gen_support=pick("n_gen_support", n_gen),
         n_obs=getattr(args, "n_obs", 30), steps=getattr(args, "gen_steps", 100))
     return EvalConfig(method=method, seeds=tuple(seeds), k_shot=getattr(args, "k_shot", 3),
                       window=WindowConfig(crop=getattr(args, "crop", "first")),
@@ -374,12 +391,25 @@ def cmd_data(args) -> int:
     return 0
 
 
+def _check_outputs(args) -> None:
+    """Refuse unusable output paths before any work is done (and before anything is written)."""
+    out = getattr(args, "output", None) if args.command == "data" else getattr(args, "out", None)
+    if out is None:
+        return
+    wants_file = args.command in ("detect", "data")
+    if wants_file and out.is_dir():
+        raise ValueError(f"{out} is a directory; give a file path")
+    if not wants_file and out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is an existing file; give a directory")
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     handlers = {"demo": cmd_demo, "evaluate": cmd_evaluate, "benchmark": cmd_benchmark, "detect": cmd_detect, "train-generator": cmd_train_generator, "train": cmd_train, "data": cmd_data}
     try:
+        _check_outputs(args)
         return handlers[args.command](args)
-    except (FileNotFoundError, ValueError, KeyError, RuntimeError) as e:
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
         # Expected user errors (missing data, bad files, bad options): one clear line, no traceback.
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"haad: error: {msg}", file=sys.stderr)

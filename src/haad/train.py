@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import sys
 import time
@@ -57,6 +59,26 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+_RUN_STATE = ("history", "epochs_done", "complete")
+# Recorded only by newer checkpoints; an older checkpoint without them is still resumable.
+_ADDED_LATER = ("train_data_digest", "trained_categories")
+
+
+def _json(obj):
+    """JSON-normalised copy (tuples become lists), for comparing configs with what was saved."""
+    return json.loads(json.dumps(obj))
+
+
+def _data_digest(windows: np.ndarray, labels: np.ndarray, extra_views: np.ndarray | None) -> str:
+    h = hashlib.sha256()
+    for a in (windows, labels, extra_views):
+        if a is not None:
+            a = np.ascontiguousarray(a)
+            h.update(str((a.shape, a.dtype.str)).encode())
+            h.update(a.tobytes())
+    return h.hexdigest()[:32]
 
 
 def lr_factor(epoch: int, cfg: TrainConfig) -> float:
@@ -148,13 +170,22 @@ def train_encoder(
     history = {"loss": [], "seconds": 0.0}
     start_epoch = 0
     meta = dict(meta or {})
+    meta["train_data_digest"] = _data_digest(windows, labels, extra_views)
+    meta["trained_categories"] = sorted(int(c) for c in np.unique(labels))
 
     if resume and out_dir is not None and (Path(out_dir) / "config.json").is_file():
         tensors, header = load_checkpoint(out_dir, kind=ENCODER_KIND)
         saved = header.get("meta", {})
-        if (saved.get("train") != config.to_dict() or header["config"] != encoder_config.to_dict()
-                or saved.get("augment") != meta.get("augment")):
-            raise CheckpointError(f"{out_dir}: existing checkpoint was made with other settings; use a new --out")
+        wanted = _json({**meta, "train": config.to_dict()})
+        # Every recorded setting must agree (training data digest, window, split, layout, augmentation);
+        # a dataset *name* may differ (a path vs a name) when the data digest matches.
+        differs = [k for k, v in wanted.items()
+                   if k not in _RUN_STATE and k != "dataset"
+                   and not (k in _ADDED_LATER and k not in saved) and saved.get(k) != v]
+        if header["config"] != encoder_config.to_dict() or differs:
+            what = ", ".join(differs) or "encoder config"
+            raise CheckpointError(f"{out_dir}: existing checkpoint was made with other settings ({what}); "
+                                  "use a new --out")
         encoder.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         _load_optimizer_tensors(opt, tensors)
         history = saved.get("history", history)

@@ -46,6 +46,9 @@ class AugmentConfig:
             raise ValueError(f"augment mode must be one of {MODES}, got {self.mode!r}")
         if self.mode != "none" and not self.generator:
             raise ValueError(f"augment mode {self.mode!r} needs a generator checkpoint (--generator)")
+        for name in ("n_gen_train", "n_gen_support", "n_obs", "steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
     @property
     def train(self) -> bool:
@@ -60,8 +63,12 @@ class AugmentConfig:
 
     def train_settings(self) -> dict:
         """What shapes a training-time-augmented encoder (so ``train`` and ``both`` runs can share it)."""
-        return {"generator": self.generator, "n_gen_train": self.n_gen_train, "n_obs": self.n_obs,
-                "steps": self.steps}
+        from haad.generator.bank import file_digest
+
+        # The generator is identified by its weights, so a retrained generator at the same path
+        # is not mistaken for the old one (and a moved one is still recognised).
+        return {"generator_digest": file_digest(Path(self.generator) / "weights.safetensors"),
+                "n_gen_train": self.n_gen_train, "n_obs": self.n_obs, "steps": self.steps}
 
 
 def write_provenance(generator_dir, data: Collection, split: Split, trained_idx: np.ndarray) -> None:

@@ -67,6 +67,24 @@ class EvalConfig:
         return d
 
 
+def check_encoder_fits(header: dict, encoder_dir, data: Collection, split: Split, window: WindowConfig) -> None:
+    """Refuse an encoder made for another skeleton layout or window, or trained on an unseen category."""
+    cfg, meta = header["config"], header.get("meta", {})
+    if cfg["num_joints"] != data.layout.num_joints or cfg["window"] != window.length:
+        raise ValueError(f"encoder {encoder_dir} expects J={cfg['num_joints']}, H={cfg['window']}; "
+                         f"data has J={data.layout.num_joints}, H={window.length}")
+    layout = meta.get("layout")
+    if layout is not None and layout["joint_names"] != list(data.layout.joint_names):
+        raise ValueError(f"encoder {encoder_dir} was trained on layout {layout['name']!r} whose joint order "
+                         f"differs from {data.layout.name!r}")
+    trained = meta.get("trained_categories")
+    if trained is not None and meta.get("dataset") == data.source:
+        leaked = sorted(set(trained) & set(split.unseen))
+        if leaked:
+            names = [data.class_names[c] for c in leaked]
+            raise ValueError(f"encoder {encoder_dir} was trained on unseen categories {names}")
+
+
 def category_aucs(embeddings: np.ndarray, data: Collection, split: Split, seed: int, k_shot: int,
                   support_augment=None) -> np.ndarray:
     """AUC per category for one seed, given embeddings of every clip of ``data``.
@@ -85,7 +103,11 @@ def category_aucs(embeddings: np.ndarray, data: Collection, split: Split, seed: 
             if extra is not None and len(extra):
                 emb = np.concatenate([emb, extra])
         det.fit_embeddings(emb)
-        out[c] = auc(data.labels[test] != c, det.score_embeddings(test_emb))
+        normal = data.labels[test] == c
+        if normal.all() or not normal.any():
+            raise ValueError(f"category {data.class_names[c]!r}: the test set has {int(normal.sum())} of its clips "
+                             f"among {len(test)}; an AUC needs both normal and anomalous test clips")
+        out[c] = auc(~normal, det.score_embeddings(test_emb))
     return out
 
 
@@ -131,10 +153,8 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
     aucs, train_seconds = [], []
     loaded = None
     if config.method == "fewshot" and encoder_dir is not None:
-        loaded, _ = load_encoder(encoder_dir)
-        if loaded.config.num_joints != data.layout.num_joints or loaded.config.window != config.window.length:
-            raise ValueError(f"encoder {encoder_dir} expects J={loaded.config.num_joints}, "
-                             f"H={loaded.config.window}; data has J={data.layout.num_joints}, H={config.window.length}")
+        loaded, header = load_encoder(encoder_dir)
+        check_encoder_fits(header, encoder_dir, data, split, config.window)
     for seed in config.seeds:
         if config.method == "dct-distance":
             embed = DCTEmbedder(10)

@@ -86,3 +86,8 @@ def draw_support(split: Split, category: int, k: int, rng: np.random.Generator) 
     if k > len(pool):
         raise ValueError(f"support size {k} exceeds the {len(pool)} clips of category {category}'s training pool")
     return rng.choice(pool, size=k, replace=False)
+
+
+def support_draws(split: Split, seed: int, k: int) -> list:
+    """The protocol's support sets at ``seed``: for category c, K clips drawn with ``default_rng([seed, c])``."""
+    return [draw_support(split, c, k, np.random.default_rng([seed, c])) for c in range(len(split.train_pools))]

@@ -1,9 +1,9 @@
 """Generative augmentation inside the protocol: training-time extra positives and support variants.
 
-For a seed s, the generator makes variants of every training-pool window once (seeded by s) through
-the :class:`~haad.generator.bank.AugmentationBank`; training-time augmentation gives each seen
-training clip its first ``n_gen_train`` variants as extra positives, inference-time augmentation adds
-the first ``n_gen_support`` variants of each support clip to the support set.
+For a seed s (which also seeds the generation), training-time augmentation gives each seen training
+clip ``n_gen_train`` generated variants as extra positives; inference-time augmentation adds
+``n_gen_support`` variants of each support clip to the support set. Variants are made only for the
+clips that use them, once per seed, and cached on disk by the bank.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from haad.data.collection import Collection
-from haad.data.splits import Split
+from haad.data.splits import Split, support_draws
 
 MODES = ("none", "train", "support", "both")
 PROVENANCE = "provenance.json"
@@ -98,34 +98,41 @@ def check_no_leak(generator_dir, data: Collection, split: Split) -> None:
         raise ValueError(f"{generator_dir}: trained on unseen categories {leaked}; they must not leak")
 
 
-def make_augmenters(cfg: AugmentConfig, data: Collection, split: Split, windows: np.ndarray,
+def make_augmenters(cfg: AugmentConfig, data: Collection, split: Split, windows: np.ndarray, k_shot: int,
                     progress: bool = False):
-    """(extra_views, support_augment) callables for :func:`haad.evaluation.protocol.evaluate`."""
+    """(extra_views, support_augment) callables for :func:`haad.evaluation.protocol.evaluate`.
+
+    Per seed, variants are generated (or read from the bank) only for the clips that need them:
+    the seen training clips (training-time) and the support clips the protocol draws (inference-time).
+    """
     if cfg.mode == "none":
         return None, None
     from haad.generator.bank import AugmentationBank, GenerationSettings
 
     check_no_leak(cfg.generator, data, split)
     bank = AugmentationBank(cfg.bank or Path(cfg.generator) / "bank", cfg.generator, progress=progress)
-    pool = np.sort(np.concatenate(split.train_pools))
-    row = np.full(len(data), -1)
-    row[pool] = np.arange(len(pool))
-    n = max(cfg.n_gen_train if cfg.train else 0, cfg.n_gen_support if cfg.support else 0)
-    settings = GenerationSettings(n_variants=n, n_obs=cfg.n_obs, steps=cfg.steps)
     cache: dict = {}
 
-    def variants(seed: int) -> np.ndarray:
-        if seed not in cache:
+    def variants(seed: int, n: int, idx: np.ndarray, tag: str) -> np.ndarray:
+        key = (seed, tag)
+        if key not in cache:
             cache.clear()
-            cache[seed] = bank.variants(windows[pool], settings, seed)
-        return cache[seed]
+            settings = GenerationSettings(n_variants=n, n_obs=cfg.n_obs, steps=cfg.steps)
+            cache[key] = bank.variants(windows[idx], settings, seed)
+        return cache[key]
 
     extra_views = support_augment = None
     if cfg.train:
         def extra_views(seed, train_idx, _windows):
-            return variants(int(seed))[row[train_idx], : cfg.n_gen_train]
+            return variants(int(seed), cfg.n_gen_train, np.asarray(train_idx), "train")
     if cfg.support:
         def support_augment(category, support_idx, seed, embed):
-            v = variants(int(seed))[row[support_idx], : cfg.n_gen_support]
+            draws = support_draws(split, int(seed), k_shot)  # the very draws category_aucs makes
+            rows = np.concatenate(draws)
+            v = variants(int(seed), cfg.n_gen_support, rows, "support")
+            start = sum(len(d) for d in draws[:category])
+            if not np.array_equal(rows[start:start + len(support_idx)], support_idx):
+                raise AssertionError("support draw differs from the protocol's")
+            v = v[start:start + len(support_idx)]
             return embed(v.reshape(-1, *v.shape[2:]))
     return extra_views, support_augment

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from haad.data.collection import Collection
-from haad.data.splits import Split, draw_support, protocol_split
+from haad.data.splits import Split, protocol_split, support_draws
 from haad.data.windows import WindowConfig, make_windows
 from haad.detector import DCTEmbedder, EncoderEmbedder, FewShotDetector
 from haad.encoder import EncoderConfig
@@ -95,8 +95,7 @@ def category_aucs(embeddings: np.ndarray, data: Collection, split: Split, seed: 
     test_emb = embeddings[test]
     out = np.zeros(data.num_classes)
     det = FewShotDetector(embedder=None, layout=data.layout)
-    for c in range(data.num_classes):
-        support = draw_support(split, c, k_shot, np.random.default_rng([seed, c]))
+    for c, support in enumerate(support_draws(split, seed, k_shot)):
         emb = embeddings[support]
         if support_augment is not None:
             extra = support_augment(c, support, seed)
@@ -146,7 +145,8 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
     split = protocol_split(data, config.train_fraction)
     windows = make_windows(data.clips, data.layout.root, config.window)
     if config.augment.mode != "none" and extra_views is None and support_augment is None:
-        extra_views, support_augment = make_augmenters(config.augment, data, split, windows, progress)
+        extra_views, support_augment = make_augmenters(config.augment, data, split, windows, config.k_shot,
+                                                       progress)
     train_idx = split.seen_train()
     if np.isin(data.labels[train_idx], split.unseen).any():  # guard: unseen must never train
         raise AssertionError("unseen category in the training set")

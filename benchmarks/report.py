@@ -1,0 +1,139 @@
+"""Collect finished benchmark runs into Markdown tables and plots.
+
+Usage: python benchmarks/report.py [RUNS_ROOT] [OUT_DIR]     (defaults: runs, benchmarks/results)
+
+Reads runs/core/*/results.json (benchmarks/core_tables.sh), runs/aug/*/results.json
+(benchmarks/augmentation_tables.sh), runs/bench/*/table.md (benchmarks/compare_tables.sh) and
+runs/gen/*/ (generator checkpoints), and writes OUT_DIR/report.md, the plots and a copy of every
+results.json it used (small JSON files, so the figures stay inspectable without the runs).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+
+def load(path: Path):
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def fmt(res, key="mean"):
+    if res is None:
+        return "—"
+    std = res.get(key + "_std_over_seeds")
+    return f"{res[key]:.3f}" + (f" ± {std:.3f}" if std is not None else "")
+
+
+def row(label, res):
+    if res is None:
+        return f"| {label} | — | — | — | — |"
+    return f"| {label} | {len(res['seeds'])} | {fmt(res)} | {fmt(res, 'seen_mean')} | {fmt(res, 'unseen_mean')} |"
+
+
+HEAD = "| method | seeds | mean | seen | unseen |\n|---|---|---|---|---|"
+
+
+def main() -> int:
+    runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs")
+    out = Path(sys.argv[2] if len(sys.argv) > 2 else "benchmarks/results")
+    out.mkdir(parents=True, exist_ok=True)
+    md = []
+    used = []
+    for ds in ("utd-mhad", "nw-ucla"):
+        core = {m: load(runs / "core" / f"{ds}-{m}" / "results.json") for m in ("fewshot", "dct-distance")}
+        md += [f"## {ds}", "", "### Core: learned encoder vs no-learning floor (K = 3)", "", HEAD,
+               row("fewshot (ours, no generative augmentation)", core["fewshot"]),
+               row("dct-distance (no learning)", core["dct-distance"])]
+        if core["fewshot"]:
+            md.append(f"\nEncoder training: {core['fewshot']['train_seconds']:.0f} s per seed (mean; measured "
+                      "while other jobs shared the 2 cores, so an upper bound).")
+        used += [runs / "core" / f"{ds}-{m}" / "results.json" for m in core]
+        aug = runs / "aug"
+        t3 = [("none", core["fewshot"]), ("inference-time only", load(aug / f"{ds}-support" / "results.json")),
+              ("training-time only", load(aug / f"{ds}-train" / "results.json")),
+              ("both", load(aug / f"{ds}-both" / "results.json"))]
+        md += ["", "### Table 3: generative augmentation (N_g = 1)", "", HEAD] + [row(n, r) for n, r in t3]
+        steps = [(s, load(aug / f"{ds}-steps{s}" / "results.json")) for s in (100, 50, 20, 10)]
+        if any(r for _, r in steps):
+            md += ["", "### DDIM steps (inference-time augmentation, N_g = 5, K = 3)", "", HEAD]
+            md += [row(f"{s} steps", r) for s, r in steps]
+        grid = {(ns, ng): load(aug / f"{ds}-ns{ns}-ng{ng}" / "results.json") for ns in (1, 3, 5, 10)
+                for ng in (0, 1, 5, 10)}
+        if any(grid.values()):
+            md += ["", "### Figure 5: mean AUC ± std over seeds against support size N_s and inference-time N_g",
+                   "", "| N_s \\ N_g | 0 | 1 | 5 | 10 |", "|---|---|---|---|---|"]
+            for ns in (1, 3, 5, 10):
+                md.append(f"| {ns} | " + " | ".join(fmt(grid[(ns, ng)]) for ng in (0, 1, 5, 10)) + " |")
+            plot_grid(grid, out / f"fig5-{ds}.png", ds)
+            md.append(f"\n![Figure 5 {ds}](fig5-{ds}.png)")
+        used += [aug / f"{ds}-{n}" / "results.json" for n in ("support", "train", "both")]
+        used += [aug / f"{ds}-steps{s}" / "results.json" for s in (100, 50, 20, 10)]
+        used += [aug / f"{ds}-ns{ns}-ng{ng}" / "results.json" for ns, ng in grid]
+        gen = runs / "gen" / ds / "config.json"
+        if gen.is_file():
+            plot_loss(json.loads(gen.read_text()), out / f"generator-loss-{ds}.png", ds)
+            md.append(f"\n![generator loss {ds}](generator-loss-{ds}.png)")
+        table = runs / "bench" / ds / "table.md"
+        if table.is_file():
+            md += ["", "### Comparison with one-model-per-category baselines", "", table.read_text()]
+            shutil.copy(table, out / f"table-{ds}.md")
+            shutil.copy(runs / "bench" / ds / "table.json", out / f"table-{ds}.json")
+        md.append("")
+    for p in used:
+        if p.is_file():
+            dest = out / "json" / p.parent.parent.name / p.parent.name / "results.json"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(p, dest)
+    (out / "report.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+    return 0
+
+
+def plot_grid(grid, path: Path, ds: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for ng in (0, 1, 5, 10):
+        xs = [ns for ns in (1, 3, 5, 10) if grid[(ns, ng)]]
+        if not xs:
+            continue
+        ys = [grid[(ns, ng)]["mean"] for ns in xs]
+        es = [grid[(ns, ng)]["mean_std_over_seeds"] for ns in xs]
+        ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=f"N_g = {ng}")
+    ax.set_xlabel("support size N_s")
+    ax.set_ylabel("mean AUC")
+    ax.set_title(f"{ds}: support size and inference-time N_g")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_loss(header: dict, path: Path, ds: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    hist = header.get("meta", {}).get("loss_history") or []  # [iteration, mean loss] pairs
+    if not hist:
+        return
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot([h[0] for h in hist], [h[1] for h in hist])
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("epsilon-prediction MSE")
+    ax.set_yscale("log")
+    ax.set_title(f"generator training loss ({ds})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -293,3 +293,29 @@ def test_train_rejects_mismatched_layout(data, tmp_path):
     other = Layout.generic(["a", "b"], [-1, 0], root=0)
     with pytest.raises(ValueError, match="joints"):
         train_generator(windows[:4], other, GeneratorTrainConfig(iterations=1), tmp_path, progress=False)
+
+
+def test_completion_keeps_observation_and_takes_future_from_the_model(data):
+    """Eq. 4's mask: with a denoiser that pulls towards *another* window, the observed frames still
+    follow the observation and only the generated frames follow the denoiser."""
+    windows, layout = data
+    x = torch.tensor(windows[:2])
+    other = torch.tensor(windows[2:4])
+    d = Diffusion(num_joints=layout.num_joints, transform="parent", parents=layout.parents, root=layout.root,
+                  mean=np.zeros((layout.num_joints, 3)), scale=0.1)
+    x0_other = d.encode(other)
+
+    def oracle(xt, t, cond):
+        a = d.alphas_cumprod[t].view(-1, 1, 1, 1)
+        return (xt - a.sqrt() * x0_other) / (1 - a).sqrt()
+
+    y = d.complete(oracle, x, n_obs=30, steps=20, generator=torch.Generator().manual_seed(0))
+    own = torch.tensor(idct(dct(windows[:2], 20), 60))
+    err_obs = (y[:, :25] - own[:, :25]).abs().max()
+    gap = (x[:, :25] - other[:, :25]).abs().max()
+    assert gap > 0.1  # the two windows really differ
+    print("observed-frame error", float(err_obs), "gap", float(gap))
+    assert err_obs < 0.2 * gap
+    # without the mask the result would be the other window everywhere
+    plain = torch.tensor(idct(dct(windows[2:4], 20), 60))
+    assert (y[:, :25] - plain[:, :25]).abs().max() > 0.5 * gap

@@ -42,6 +42,8 @@ def test_convert_then_evaluate_and_train(tmp_path):
     assert res["seeds"] == [0, 1] and res["k_shot"] == 3
     assert res["options"]["window"] == {"length": 60, "crop": "first", "root_offset": True}
     assert 0.6 < res["mean"] < 1.0
+    # the default threshold's behaviour is reported: it flags more anomalies than normal clips
+    assert 0 <= res["threshold"]["false_positive_rate"] < res["threshold"]["true_positive_rate"] <= 1
     # train one encoder, then evaluate with it (no training)
     enc = tmp_path / "enc"
     haad("train", "--dataset", npz, "--epochs", "2", "--iters-per-epoch", "5", "--out", enc, "--quiet")

@@ -86,10 +86,12 @@ def check_encoder_fits(header: dict, encoder_dir, data: Collection, split: Split
 
 
 def category_aucs(embeddings: np.ndarray, data: Collection, split: Split, seed: int, k_shot: int,
-                  support_augment=None) -> np.ndarray:
+                  support_augment=None, calibration: list | None = None) -> np.ndarray:
     """AUC per category for one seed, given embeddings of every clip of ``data``.
 
     ``support_augment(category, support_idx, seed)`` may return extra support embeddings.
+    ``calibration``, if given, receives one (false-positive rate on normal test clips, true-positive
+    rate on anomalous ones) pair per category for the detector's support-calibrated threshold.
     """
     test = split.test
     test_emb = embeddings[test]
@@ -106,7 +108,11 @@ def category_aucs(embeddings: np.ndarray, data: Collection, split: Split, seed: 
         if normal.all() or not normal.any():
             raise ValueError(f"category {data.class_names[c]!r}: the test set has {int(normal.sum())} of its clips "
                              f"among {len(test)}; an AUC needs both normal and anomalous test clips")
-        out[c] = auc(~normal, det.score_embeddings(test_emb))
+        scores = det.score_embeddings(test_emb)
+        out[c] = auc(~normal, scores)
+        if calibration is not None:
+            flagged = scores > det.threshold_
+            calibration.append((float(flagged[normal].mean()), float(flagged[~normal].mean())))
     return out
 
 
@@ -150,7 +156,7 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
     train_idx = split.seen_train()
     if np.isin(data.labels[train_idx], split.unseen).any():  # guard: unseen must never train
         raise AssertionError("unseen category in the training set")
-    aucs, train_seconds = [], []
+    aucs, train_seconds, calibration = [], [], []
     loaded = None
     if config.method == "fewshot" and encoder_dir is not None:
         loaded, header = load_encoder(encoder_dir)
@@ -180,7 +186,7 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
         if support_augment is not None:
             def aug(c, idx, s, _embed=embed):
                 return support_augment(c, idx, s, _embed)
-        row = category_aucs(emb, data, split, int(seed), config.k_shot, aug)
+        row = category_aucs(emb, data, split, int(seed), config.k_shot, aug, calibration)
         aucs.append(row)
         if log:
             log(f"seed {seed}: mean AUC {row.mean():.3f}")
@@ -197,4 +203,7 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
         "train_seconds": float(np.mean(train_seconds)) if train_seconds else 0.0,
     }
     res.update(summarize(aucs, data, split))
+    cal = np.asarray(calibration)
+    res["threshold"] = {"rule": "max leave-one-out mean distance within the support set (predict's default)",
+                        "false_positive_rate": float(cal[:, 0].mean()), "true_positive_rate": float(cal[:, 1].mean())}
     return res

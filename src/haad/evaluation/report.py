@@ -21,6 +21,10 @@ def format_results(res: dict) -> str:
         std = res.get(key + "_std_over_seeds")
         extra = f" +- {std:.3f}" if std is not None else ""
         lines.append(f"{label:<{width}} {'':6} {res[key]:.3f}{extra}")
+    if res.get("threshold"):
+        t = res["threshold"]
+        lines.append(f"default threshold (support-calibrated): {100 * t['false_positive_rate']:.1f}% of normal "
+                     f"test clips flagged, {100 * t['true_positive_rate']:.1f}% of anomalies")
     if res.get("train_seconds"):
         lines.append(f"training: {res['train_seconds']:.1f} s per seed")
     return "\n".join(lines)

@@ -100,6 +100,29 @@ def load_checkpoint(directory, kind: str | None = None) -> tuple[dict, dict]:
     return load_file(str(w_path)), header
 
 
+def optimizer_tensors(opt: torch.optim.Optimizer, prefix: str = "optim.") -> dict:
+    """An optimizer's per-parameter state as flat tensors (``prefix + "<param id>.<name>"``), so it can
+    live in a safetensors file next to the weights and training can resume exactly."""
+    out = {}
+    for pid, state in opt.state_dict()["state"].items():
+        for name, value in state.items():
+            t = value if isinstance(value, torch.Tensor) else torch.tensor(value)
+            out[f"{prefix}{pid}.{name}"] = t.detach().clone().reshape(-1) if t.dim() == 0 else t.detach().clone()
+    return out
+
+
+def load_optimizer_tensors(opt: torch.optim.Optimizer, tensors: dict, prefix: str = "optim.") -> None:
+    """Inverse of :func:`optimizer_tensors` (hyper-parameters stay those of ``opt``)."""
+    sd = opt.state_dict()
+    state: dict = {}
+    for key, value in tensors.items():
+        if key.startswith(prefix):
+            pid, name = key[len(prefix):].split(".", 1)
+            state.setdefault(int(pid), {})[name] = value.reshape(()) if name == "step" else value.clone()
+    sd["state"] = state
+    opt.load_state_dict(sd)
+
+
 def module_state(module: torch.nn.Module, prefix: str = "") -> dict:
     """A module's state dict with an optional key prefix, for combining several modules in one file."""
     return {prefix + k: v for k, v in module.state_dict().items()}

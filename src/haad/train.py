@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from haad.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from haad.checkpoint import (CheckpointError, load_checkpoint, load_optimizer_tensors, optimizer_tensors,
+                             save_checkpoint)
 from haad.contrastive import BalancedBatchSampler, multi_positive_loss
 from haad.encoder import ActionEncoder, EncoderConfig
 from haad.geometry import rotate_vertical
@@ -86,30 +87,11 @@ def lr_factor(epoch: int, cfg: TrainConfig) -> float:
     return 1.0 - max(0, epoch - cfg.lr_fix_epochs) / float(cfg.epochs - cfg.lr_fix_epochs + 1)
 
 
-def _optimizer_tensors(opt: torch.optim.Optimizer) -> dict:
-    out = {}
-    for pid, state in opt.state_dict()["state"].items():
-        for name, value in state.items():
-            out[f"optim.{pid}.{name}"] = value if torch.is_tensor(value) else torch.tensor(value)
-    return out
-
-
-def _load_optimizer_tensors(opt: torch.optim.Optimizer, tensors: dict) -> None:
-    sd = opt.state_dict()
-    state: dict = {}
-    for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, pid, name = key.split(".", 2)
-            state.setdefault(int(pid), {})[name] = value
-    sd["state"] = state
-    opt.load_state_dict(sd)
-
-
 def save_encoder(directory, encoder: ActionEncoder, meta: dict | None = None, optimizer=None) -> Path:
     """Write an encoder checkpoint (weights + its config + ``meta``, e.g. training settings)."""
     tensors = {f"model.{k}": v for k, v in encoder.state_dict().items()}
     if optimizer is not None:
-        tensors.update(_optimizer_tensors(optimizer))
+        tensors.update(optimizer_tensors(optimizer))
     return save_checkpoint(directory, tensors, ENCODER_KIND, encoder.config.to_dict(), meta)
 
 
@@ -187,7 +169,7 @@ def train_encoder(
             raise CheckpointError(f"{out_dir}: existing checkpoint was made with other settings ({what}); "
                                   "use a new --out")
         encoder.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        _load_optimizer_tensors(opt, tensors)
+        load_optimizer_tensors(opt, tensors)
         history = saved.get("history", history)
         start_epoch = int(saved.get("epochs_done", 0))
 

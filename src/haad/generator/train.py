@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from haad.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from haad.checkpoint import (CheckpointError, load_checkpoint, load_optimizer_tensors, optimizer_tensors,
+                             save_checkpoint)
 from haad.generator.denoiser import DenoiserConfig, NoisePredictor, make_config
 from haad.generator.diffusion import TRANSFORMS, Diffusion
 from haad.skeleton import Layout
@@ -195,29 +196,6 @@ def normalization_stats(windows: torch.Tensor, cfg: GeneratorTrainConfig, perm, 
 
 
 # --- checkpoint state -----------------------------------------------------------------------------
-def _optim_tensors(opt: torch.optim.Optimizer) -> dict:
-    out = {}
-    for pid, st in opt.state_dict()["state"].items():
-        for name, val in st.items():
-            t = val if isinstance(val, torch.Tensor) else torch.tensor(val)
-            out[f"optim.{pid}.{name}"] = t.detach().clone().reshape(-1) if t.dim() == 0 else t.detach().clone()
-    return out
-
-
-def _load_optim(opt: torch.optim.Optimizer, tensors: dict) -> None:
-    sd = opt.state_dict()
-    state: dict = {}
-    for key, val in tensors.items():
-        if not key.startswith("optim."):
-            continue
-        _, pid, name = key.split(".", 2)
-        if name == "step":
-            val = val.reshape(())
-        state.setdefault(int(pid), {})[name] = val.clone()
-    sd["state"] = state
-    opt.load_state_dict(sd)
-
-
 def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     with torch.no_grad():
         for pe, pm in zip(ema.parameters(), model.parameters()):
@@ -315,7 +293,7 @@ def train_generator(windows: np.ndarray, layout: Layout, cfg: GeneratorTrainConf
             diffusion = Diffusion.from_dict(header["config"]["diffusion"])
             model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
             ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
-            _load_optim(opt, tensors)
+            load_optimizer_tensors(opt, tensors)
             start = int(tensors["state.iteration"][0])
             history = tensors["state.loss_history"].reshape(-1, 2).tolist()
             acc_sum, acc_n = float(tensors["state.loss_acc"][0]), int(tensors["state.loss_acc"][1])
@@ -339,7 +317,7 @@ def train_generator(windows: np.ndarray, layout: Layout, cfg: GeneratorTrainConf
         def save(it: int, finished: bool) -> None:
             t = {f"model.{k}": v for k, v in model.state_dict().items()}
             t.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
-            t.update(_optim_tensors(opt))
+            t.update(optimizer_tensors(opt))
             t["state.iteration"] = torch.tensor([it], dtype=torch.int64)
             t["state.loss_history"] = torch.tensor(history, dtype=torch.float64).reshape(-1, 2)
             t["state.loss_acc"] = torch.tensor([acc_sum, acc_n], dtype=torch.float64)

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from haad.checkpoint import (CheckpointError, load_checkpoint, load_optimizer_tensors, optimizer_tensors,
                              save_checkpoint)
+from haad.geometry import rotate_vertical
 from haad.generator.denoiser import DenoiserConfig, NoisePredictor, make_config
 from haad.generator.diffusion import TRANSFORMS, Diffusion
 from haad.skeleton import Layout
@@ -157,13 +158,7 @@ def augment(x: torch.Tensor, cfg: GeneratorTrainConfig, perm: torch.Tensor | Non
     if cfg.rotate:
         on = torch.rand(b, generator=generator) < cfg.rotate_prob
         ang = (torch.rand(b, generator=generator) * 2 - 1) * cfg.max_angle * on
-        c, s = torch.cos(ang).to(x), torch.sin(ang).to(x)
-        a0, a1 = [a for a in range(3) if a != cfg.up_axis]
-        u, v = x[..., a0], x[..., a1]
-        c, s = c[:, None, None], s[:, None, None]
-        x = x.clone()
-        x[..., a0] = c * u - s * v
-        x[..., a1] = s * u + c * v
+        x = rotate_vertical(x, ang.to(x), cfg.up_axis)
     return x
 
 

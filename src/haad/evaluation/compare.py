@@ -10,9 +10,10 @@ def comparison_table(results: list[dict]) -> dict:
     datasets = {r["dataset"] for r in results}
     if len(datasets) != 1:
         raise ValueError(f"results come from several datasets: {sorted(datasets)}")
-    cats = list(results[0]["per_category"])
+    # Category-id order (seen, then unseen), whatever order a JSON file kept the keys in.
+    cats = list(results[0]["seen_categories"]) + list(results[0]["unseen_categories"])
     for r in results:
-        if list(r["per_category"]) != cats:
+        if sorted(r["per_category"]) != sorted(cats):
             raise ValueError(f"method {r['method']} has other categories than {results[0]['method']}")
     methods = [r["method"] for r in results]
     rows = []

@@ -48,7 +48,8 @@ def _add_common_eval(p: argparse.ArgumentParser, augment: bool = True) -> None:
     g.add_argument("--n-gen-train", type=positive_int, default=None, help="variants per training clip (overrides --n-gen)")
     g.add_argument("--n-gen-support", type=positive_int, default=None, help="variants per support clip (overrides --n-gen)")
     g.add_argument("--n-obs", type=positive_int, default=30, help="observed frames; 60 - N are generated (default 30)")
-    g.add_argument("--gen-steps", type=positive_int, default=100, help="DDIM steps (default 100)")
+    g.add_argument("--gen-steps", type=positive_int, default=20,
+                   help="DDIM steps (default 20: within seed noise of the paper's 100, 5x cheaper)")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -16,10 +16,10 @@ link() {  # share trained encoders between runs that train identically
 }
 # Table 3: none (= core) / inference-time only / training-time only / both
 link "$core" "$out/$ds-support"
-haad evaluate --dataset "$ds" --seeds 10 --generator "$gen" --augment support --quiet --out "$out/$ds-support"
-haad evaluate --dataset "$ds" --seeds "$st" --generator "$gen" --augment train --quiet --out "$out/$ds-train"
+haad evaluate --dataset "$ds" --seeds 10 --generator "$gen" --augment support --gen-steps 100 --quiet --out "$out/$ds-support"
+haad evaluate --dataset "$ds" --seeds "$st" --generator "$gen" --augment train --gen-steps 100 --quiet --out "$out/$ds-train"
 link "$out/$ds-train" "$out/$ds-both"
-haad evaluate --dataset "$ds" --seeds "$st" --generator "$gen" --augment both --quiet --out "$out/$ds-both"
+haad evaluate --dataset "$ds" --seeds "$st" --generator "$gen" --augment both --gen-steps 100 --quiet --out "$out/$ds-both"
 # DDIM steps: AUC of inference-time augmentation (N_g = 5) against steps
 for steps in 100 50 20 10; do
   d="$out/$ds-steps$steps"; link "$core" "$d"

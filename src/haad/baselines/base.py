@@ -176,6 +176,26 @@ class CategoryDetector:
     def _generator(self, offset: int = 0) -> torch.Generator:
         return torch.Generator().manual_seed(self.seed * 1_000_003 + offset)
 
+    def _train_loop(self, n: int, cfg, opt: torch.optim.Optimizer, gen: torch.Generator, batch_loss,
+                    sched=None) -> None:
+        """Mini-batch training shared by the baselines: ``batch_loss(idx)`` returns a batch's loss;
+        gradients are clipped to ``cfg.grad_clip`` (0 = off); the mean loss per epoch goes to
+        ``history_``."""
+        for _ in self._epochs(cfg.epochs):
+            total, count = 0.0, 0
+            for idx in iterate_minibatches(n, cfg.batch_size, gen):
+                loss = batch_loss(idx)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip > 0:
+                    nn.utils.clip_grad_norm_(self.model_.parameters(), cfg.grad_clip)
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+                count += len(idx)
+            if sched is not None:
+                sched.step()
+            self.history_.append(total / count)
+
     def _epochs(self, epochs: int):
         if self.progress:
             from tqdm.auto import trange

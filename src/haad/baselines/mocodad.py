@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from haad.baselines.base import CategoryDetector, iterate_minibatches, robust_std
+from haad.baselines.base import CategoryDetector, robust_std
 from haad.baselines.flows import normalized_adjacency
 
 
@@ -222,24 +222,15 @@ class MoCoDAD(CategoryDetector):
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.lr_decay)
         model.train()
-        for _ in self._epochs(cfg.epochs):
-            total, count = 0.0, 0
-            for idx in iterate_minibatches(n, cfg.batch_size, gen):
-                x0, c = target[idx], cond[idx]
-                t = torch.randint(0, steps, (len(idx),), generator=gen)
-                eps = torch.randn(x0.shape, generator=gen)
-                ab = model.abar[t][:, None, None]
-                x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * eps
-                loss = F.smooth_l1_loss(model.denoiser(x_t, c, t), eps if cfg.objective == "eps" else x0)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip > 0:
-                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-                count += len(idx)
-            sched.step()
-            self.history_.append(total / count)
+        def batch_loss(idx):
+            x0, c = target[idx], cond[idx]
+            t = torch.randint(0, steps, (len(idx),), generator=gen)
+            eps = torch.randn(x0.shape, generator=gen)
+            ab = model.abar[t][:, None, None]
+            x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * eps
+            return F.smooth_l1_loss(model.denoiser(x_t, c, t), eps if cfg.objective == "eps" else x0)
+
+        self._train_loop(n, cfg, opt, gen, batch_loss, sched)
 
     @torch.no_grad()
     def sample(self, cond: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:

@@ -65,7 +65,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from haad.baselines.base import CategoryDetector, iterate_minibatches, robust_std
+from haad.baselines.base import CategoryDetector, robust_std
 from haad.baselines.flows import GlowFlow, normalized_adjacency
 from haad.dct import dct
 
@@ -216,21 +216,13 @@ class MultiLevelNF(CategoryDetector):
         model.train()
         with torch.no_grad():
             self._stream_nll(feats[torch.randperm(n, generator=gen)[: max(cfg.batch_size, 64)]])
-        for _ in self._epochs(cfg.epochs):
-            total, count = 0.0, 0
-            for idx in iterate_minibatches(n, cfg.batch_size, gen):
-                f = feats[idx]
-                if cfg.noise_std > 0:
-                    f = f + cfg.noise_std * torch.randn(f.shape, generator=gen)
-                loss = sum(nll.mean() for nll, _ in self._stream_nll(f).values())
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip > 0:
-                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-                count += len(idx)
-            self.history_.append(total / count)
+        def batch_loss(idx):
+            f = feats[idx]
+            if cfg.noise_std > 0:
+                f = f + cfg.noise_std * torch.randn(f.shape, generator=gen)
+            return sum(nll.mean() for nll, _ in self._stream_nll(f).values())
+
+        self._train_loop(n, cfg, opt, gen, batch_loss)
         model.eval()
         with torch.no_grad():
             per = self._stream_scores(feats, train=True)

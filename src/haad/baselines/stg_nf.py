@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from haad.baselines.base import CategoryDetector, iterate_minibatches, robust_std
+from haad.baselines.base import CategoryDetector, robust_std
 from haad.baselines.flows import GlowFlow, normalized_adjacency
 from haad.dct import dct
 
@@ -167,23 +167,13 @@ class STGNF(CategoryDetector):
         model.train()
         with torch.no_grad():  # ActNorm initialisation on a full-size batch
             model.flow(inp[torch.randperm(n, generator=gen)[: max(cfg.batch_size, 64)]])
-        for _ in self._epochs(cfg.epochs):
-            total, count = 0.0, 0
-            for idx in iterate_minibatches(n, cfg.batch_size, gen):
-                b = inp[idx]
-                if cfg.noise_std > 0:
-                    b = b + cfg.noise_std * torch.randn(b.shape, generator=gen)
-                nll, _ = model.flow.nll_per_dim(b)
-                loss = nll.mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip > 0:
-                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-                count += len(idx)
-            sched.step()
-            self.history_.append(total / count)
+        def batch_loss(idx):
+            b = inp[idx]
+            if cfg.noise_std > 0:
+                b = b + cfg.noise_std * torch.randn(b.shape, generator=gen)
+            return model.flow.nll_per_dim(b)[0].mean()
+
+        self._train_loop(n, cfg, opt, gen, batch_loss, sched)
 
     def _score(self, x: torch.Tensor) -> torch.Tensor:
         model, bs = self.model_, self.config.eval_batch

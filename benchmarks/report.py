@@ -69,6 +69,20 @@ def main() -> int:
                 md.append(f"| {ns} | " + " | ".join(fmt(grid[(ns, ng)]) for ng in (0, 1, 5, 10)) + " |")
             plot_grid(grid, out / f"fig5-{ds}.png", ds)
             md.append(f"\n![Figure 5 {ds}](fig5-{ds}.png)")
+        obs = [(o, load(aug / f"{ds}-obs{o}" / "results.json")) for o in (50, 40, 30, 20, 10)]
+        if any(r for _, r in obs):
+            md += ["", "### Table 4: observed / predicted frames of the generated variants (training-time "
+                   "augmentation, N_g = 1, 20 DDIM steps; one generator trained with every O)", "", HEAD]
+            md += [row(f"{o} / {60 - o}", r) for o, r in obs]
+        ng_train = [(n, load(aug / f"{ds}-train-ng{n}" / "results.json")) for n in (1, 3, 5, 10)]
+        if any(r for _, r in ng_train):
+            md += ["", "### Figure 7: mean AUC against training-time N_g (inference-time augmentation off, "
+                   "K = 3, 20 DDIM steps)",
+                   "", HEAD] + [row(f"N_g = {n}", r) for n, r in ng_train]
+            plot_curve(ng_train, t3[0][1], out / f"fig7-{ds}.png", ds)
+            md.append(f"\n![Figure 7 {ds}](fig7-{ds}.png)")
+        used += [aug / f"{ds}-obs{o}" / "results.json" for o, _ in obs]
+        used += [aug / f"{ds}-train-ng{n}" / "results.json" for n, _ in ng_train]
         used += [aug / f"{ds}-{n}" / "results.json" for n in ("support", "train", "both")]
         used += [aug / f"{ds}-steps{s}" / "results.json" for s in (100, 50, 20, 10)]
         used += [aug / f"{ds}-ns{ns}-ng{ng}" / "results.json" for ns, ng in grid]
@@ -109,6 +123,29 @@ def plot_grid(grid, path: Path, ds: str) -> None:
     ax.set_xlabel("support size N_s")
     ax.set_ylabel("mean AUC")
     ax.set_title(f"{ds}: support size and inference-time N_g")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_curve(points, baseline, path: Path, ds: str) -> None:
+    """Figure 7: mean AUC (± std over seeds) against training-time N_g, with the no-augmentation level."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = [(n, r) for n, r in points if r]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.errorbar([n for n, _ in pts], [r["mean"] for _, r in pts], yerr=[r["mean_std_over_seeds"] for _, r in pts],
+                marker="o", capsize=3, label="training-time augmentation")
+    if baseline:
+        ax.axhline(baseline["mean"], color="grey", ls="--", label="no augmentation")
+    ax.set_xlabel("training-time N_g (variants per clip)")
+    ax.set_ylabel("mean AUC")
+    ax.set_xticks([n for n, _ in points])
+    ax.set_title(f"{ds}: training-time N_g")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -151,3 +151,13 @@ def test_any_skeleton_layout_end_to_end(tmp_path):
     haad("detect", "--input", npz, "--support", npz, "--category", "walk", "--k-shot", "3",
          "--encoder", out / "encoders" / "seed-0", "--explain", "1", "--out", tmp_path / "s.csv")
     assert (tmp_path / "s.csv").read_text().count("\n") == len(data) + 1
+
+
+def test_train_generator_with_several_observed_lengths(tmp_path):
+    out = tmp_path / "g"
+    r = haad("train-generator", "--dataset", "synthetic", "--n-obs", "10,60", "--out", out, check=False)
+    assert r.returncode == 2 and "--n-obs 10,60" in r.stderr and not out.exists()
+    haad("train-generator", "--dataset", "synthetic", "--iterations", "2", "--batch-size", "8",
+         "--n-obs", "10,50", "--quiet", "--out", out)
+    cfg = json.loads((out / "config.json").read_text())["config"]["train"]
+    assert cfg["n_obs_choices"] == [10, 50] and cfg["iterations"] == 2

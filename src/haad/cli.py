@@ -27,6 +27,11 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_int_list(text: str) -> tuple:
+    """argparse type: one or more comma-separated integers >= 1 (e.g. ``10,20,30``)."""
+    return tuple(positive_int(part.strip()) for part in text.split(","))
+
+
 def _add_common_eval(p: argparse.ArgumentParser, augment: bool = True) -> None:
     p.add_argument("--k-shot", type=positive_int, default=3, help="support clips per category (default 3)")
     p.add_argument("--epochs", type=positive_int, default=None, help="encoder training epochs (default 101)")
@@ -91,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--iterations", type=positive_int, default=None, help="optimiser steps (default: the config's)")
     p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-obs", type=positive_int_list, default=None,
+                   help="observed frames O of the training condition (default 30); a comma-separated list "
+                        "(e.g. 10,20,30,40,50) draws one per window, so one generator serves every O")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, required=True, help="checkpoint directory (resumed if present)")
     p.add_argument("--quiet", action="store_true")
@@ -319,6 +327,11 @@ def cmd_train_generator(args) -> int:
         cfg = replace(cfg, iterations=args.iterations)
     if args.batch_size is not None:
         cfg = replace(cfg, batch_size=args.batch_size)
+    if args.n_obs is not None:
+        if max(args.n_obs) >= windows.shape[1]:
+            raise ValueError(f"--n-obs {','.join(map(str, args.n_obs))}: every observed length must be below "
+                             f"the window length {windows.shape[1]} (some frames must be left to generate)")
+        cfg = replace(cfg, n_obs=args.n_obs[0]) if len(args.n_obs) == 1 else replace(cfg, n_obs_choices=args.n_obs)
     path = train_generator(windows, data.layout, cfg, out_dir=args.out, resume=True, progress=not args.quiet)
     write_provenance(path, data, split, idx)
     print(f"generator ({args.preset} preset) trained on {len(idx)} windows of {len(split.seen)} seen "

@@ -36,6 +36,33 @@ def row(label, res):
 HEAD = "| method | seeds | mean | seen | unseen |\n|---|---|---|---|---|"
 
 
+def seed_means(res) -> dict:
+    """Mean AUC over categories for every seed of a run."""
+    vals = [c["values"] for c in res["per_category"].values()]  # (categories, seeds)
+    return {s: sum(v[i] for v in vals) / len(vals) for i, s in enumerate(res["seeds"])}
+
+
+def paired(res, base) -> str:
+    """Mean AUC difference to ``base`` on the seeds both runs have (same seed = same split draws)."""
+    if res is None or base is None or res is base:
+        return "—"
+    a, b = seed_means(res), seed_means(base)
+    d = [a[s] - b[s] for s in a if s in b]
+    if not d:
+        return "—"
+    m = sum(d) / len(d)
+    sd = (sum((x - m) ** 2 for x in d) / (len(d) - 1)) ** 0.5 if len(d) > 1 else 0.0
+    return f"{m:+.3f} ± {sd:.3f} ({sum(x > 0 for x in d)}/{len(d)} seeds up)"
+
+
+HEAD_PAIRED = ("| method | seeds | mean | seen | unseen | vs none, paired by seed |\n"
+               "|---|---|---|---|---|---|")
+
+
+def row_paired(label, res, base):
+    return row(label, res)[:-2] + f" | {paired(res, base)} |"
+
+
 def main() -> int:
     runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs")
     out = Path(sys.argv[2] if len(sys.argv) > 2 else "benchmarks/results")
@@ -55,7 +82,8 @@ def main() -> int:
         t3 = [("none", core["fewshot"]), ("inference-time only", load(aug / f"{ds}-support" / "results.json")),
               ("training-time only", load(aug / f"{ds}-train" / "results.json")),
               ("both", load(aug / f"{ds}-both" / "results.json"))]
-        md += ["", "### Table 3: generative augmentation (N_g = 1)", "", HEAD] + [row(n, r) for n, r in t3]
+        md += ["", "### Table 3: generative augmentation (N_g = 1)", "", HEAD_PAIRED]
+        md += [row_paired(n, r, t3[0][1]) for n, r in t3]
         steps = [(s, load(aug / f"{ds}-steps{s}" / "results.json")) for s in (100, 50, 20, 10)]
         if any(r for _, r in steps):
             md += ["", "### DDIM steps (inference-time augmentation, N_g = 5, K = 3)", "", HEAD]
@@ -73,12 +101,13 @@ def main() -> int:
         if any(r for _, r in obs):
             md += ["", "### Table 4: observed / predicted frames of the generated variants (training-time "
                    "augmentation, N_g = 1, 20 DDIM steps; one generator trained with every O)", "", HEAD]
-            md += [row(f"{o} / {60 - o}", r) for o, r in obs]
+            md[-1] = HEAD_PAIRED
+            md += [row_paired(f"{o} / {60 - o}", r, core["fewshot"]) for o, r in obs]
         ng_train = [(n, load(aug / f"{ds}-train-ng{n}" / "results.json")) for n in (1, 3, 5, 10)]
         if any(r for _, r in ng_train):
             md += ["", "### Figure 7: mean AUC against training-time N_g (inference-time augmentation off, "
                    "K = 3, 20 DDIM steps)",
-                   "", HEAD] + [row(f"N_g = {n}", r) for n, r in ng_train]
+                   "", HEAD_PAIRED] + [row_paired(f"N_g = {n}", r, core["fewshot"]) for n, r in ng_train]
             plot_curve(ng_train, t3[0][1], out / f"fig7-{ds}.png", ds)
             md.append(f"\n![Figure 7 {ds}](fig7-{ds}.png)")
         used += [aug / f"{ds}-obs{o}" / "results.json" for o, _ in obs]
@@ -86,10 +115,16 @@ def main() -> int:
         used += [aug / f"{ds}-{n}" / "results.json" for n in ("support", "train", "both")]
         used += [aug / f"{ds}-steps{s}" / "results.json" for s in (100, 50, 20, 10)]
         used += [aug / f"{ds}-ns{ns}-ng{ng}" / "results.json" for ns, ng in grid]
-        gen = runs / "gen" / ds / "config.json"
-        if gen.is_file():
-            plot_loss(json.loads(gen.read_text()), out / f"generator-loss-{ds}.png", ds)
-            md.append(f"\n![generator loss {ds}](generator-loss-{ds}.png)")
+        for name in (ds, f"{ds}-multiobs"):
+            gen = runs / "gen" / name / "config.json"
+            if gen.is_file():
+                header = json.loads(gen.read_text())
+                plot_loss(header, out / f"generator-loss-{name}.png", name)
+                tr, meta = header["config"]["train"], header["meta"]
+                obs = tr["n_obs_choices"] or [tr["n_obs"]]
+                md.append(f"\nGenerator `runs/gen/{name}` ({tr['preset']} preset, {meta['num_parameters']:,} "
+                          f"parameters, O in {obs}): {meta['iteration']} iterations of batch {tr['batch_size']} "
+                          f"in {meta['elapsed_s']:.0f} s (wall clock, other jobs sharing the 2 cores).\n\n![generator loss {name}](generator-loss-{name}.png)")
         table = runs / "bench" / ds / "table.md"
         if table.is_file():
             md += ["", "### Comparison with one-model-per-category baselines", "", table.read_text()]

@@ -5,9 +5,11 @@ import json
 import numpy as np
 import pytest
 
+import haad.evaluation.protocol as protocol
+from haad.data.collection import Collection
 from haad.data.splits import protocol_split
 from haad.data.synthetic import synthesize
-from haad.data.windows import make_windows
+from haad.data.windows import WindowConfig, content_lengths, make_windows, repad
 from haad.evaluation.augmentation import AugmentConfig, check_no_leak, write_provenance
 from haad.evaluation.protocol import EvalConfig, evaluate
 from haad.generator.bank import AugmentationBank, GenerationSettings
@@ -89,3 +91,45 @@ def test_protocol_with_augmentation(setup, tmp_path):
                  out_dir=tmp_path / "run", progress=False)
     with pytest.raises(ValueError, match="needs a generator"):
         AugmentConfig(mode="train")
+
+
+def test_repad_gives_back_the_clip_padding():
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(3, 2, 60, 4, 3)).astype(np.float32)
+    out = repad(v, np.array([60, 10, 1]))
+    assert np.array_equal(out[0], v[0])  # a full-length clip is untouched
+    assert np.array_equal(out[1, :, :10], v[1, :, :10])
+    assert np.array_equal(out[1, :, 10:], np.repeat(v[1, :, 9:10], 50, axis=1))
+    assert np.array_equal(out[2], np.repeat(v[2, :, :1], 60, axis=1))
+    assert not np.array_equal(out, v) and np.isfinite(v).all()  # the input itself is not modified
+    with pytest.raises(ValueError, match="window 1"):
+        repad(v, np.array([60, 0, 5]))
+    data = synthesize(clips_per_class=2, seed=0)
+    clips = [data.clips[0][:25], data.clips[1]]
+    assert content_lengths(clips).tolist() == [25, 60]
+    assert content_lengths(clips, WindowConfig(crop="resample")).tolist() == [60, 60]
+
+
+def test_keep_padding_reaches_the_training_positives(setup, tmp_path, monkeypatch):
+    data, _, gen_dir = setup
+    short = Collection(clips=[c[:20] if i % 2 == 0 else c for i, c in enumerate(data.clips)], labels=data.labels,
+                       class_names=data.class_names, layout=data.layout, source="short")
+    got = {}
+    real = protocol.train_encoder
+
+    def spy(windows, labels, *args, extra_views=None, **kwargs):
+        got["windows"], got["views"] = windows.copy(), extra_views.copy()
+        return real(windows, labels, *args, extra_views=extra_views, **kwargs)
+
+    monkeypatch.setattr(protocol, "train_encoder", spy)
+    train = TrainConfig(epochs=1, iters_per_epoch=1, lr_fix_epochs=0)
+    for keep in (False, True):
+        aug = AugmentConfig(mode="train", generator=str(gen_dir), steps=3, keep_padding=keep,
+                            bank=str(tmp_path / "bank"))
+        res = evaluate(short, EvalConfig(seeds=(0,), train=train, augment=aug), progress=False)
+        # a 20-frame clip's window is still from frame 20 on; only with keep_padding are its variants
+        w, v = got["windows"], got["views"][:, 0]
+        still = np.abs(np.diff(w[:, 19:], axis=1)).max(axis=(1, 2, 3)) == 0
+        moving = np.abs(np.diff(v[:, 19:], axis=1)).max(axis=(1, 2, 3)) > 0
+        assert still.sum() > 0 and (moving[still].all() if not keep else not moving[still].any())
+        assert ("keep_padding" in res["options"]["augment"]) == keep

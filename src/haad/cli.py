@@ -53,6 +53,8 @@ def _add_common_eval(p: argparse.ArgumentParser, augment: bool = True) -> None:
     g.add_argument("--n-gen-train", type=positive_int, default=None, help="variants per training clip (overrides --n-gen)")
     g.add_argument("--n-gen-support", type=positive_int, default=None, help="variants per support clip (overrides --n-gen)")
     g.add_argument("--n-obs", type=positive_int, default=30, help="observed frames; 60 - N are generated (default 30)")
+    g.add_argument("--keep-padding", action="store_true",
+                   help="variants of clips shorter than the window keep the clip's last-frame padding")
     g.add_argument("--gen-steps", type=positive_int, default=20,
                    help="DDIM steps (default 20: within seed noise of the paper's 100, 5x cheaper)")
 
@@ -164,7 +166,8 @@ def _eval_config(args, seeds, method="fewshot"):
         generator=str(args.generator) if getattr(args, "generator", None) else None,
         n_gen_train=pick("n_gen_train", n_gen),
         n_gen_support=pick("n_gen_support", n_gen),
-        n_obs=getattr(args, "n_obs", 30), steps=getattr(args, "gen_steps", 100))
+        n_obs=getattr(args, "n_obs", 30), steps=getattr(args, "gen_steps", 100),
+        keep_padding=getattr(args, "keep_padding", False))
     return EvalConfig(method=method, seeds=tuple(seeds), k_shot=getattr(args, "k_shot", 3),
                       window=WindowConfig(crop=getattr(args, "crop", "first")),
                       pooling=getattr(args, "pooling", "joint"), train=train, augment=augment)

@@ -72,6 +72,28 @@ def make_windows(clips, root: int, cfg: WindowConfig = WindowConfig()) -> np.nda
     return np.stack([make_window(c, root, cfg) for c in clips]).astype(np.float32, copy=False)
 
 
+def content_lengths(clips, cfg: WindowConfig = WindowConfig()) -> np.ndarray:
+    """Frames of real motion in each clip's window: the rest of a ``"first"`` window is padding."""
+    if cfg.crop != "first":
+        return np.full(len(clips), cfg.length, dtype=np.int64)
+    return np.array([min(len(c), cfg.length) for c in clips], dtype=np.int64)
+
+
+def repad(windows: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Copy of (N, ..., H, J, 3) ``windows`` in which frames from ``lengths[i]`` on repeat frame ``lengths[i] - 1``.
+
+    This is the protocol's last-frame padding applied again, e.g. to generated variants of short clips.
+    """
+    out = np.array(windows, copy=True)
+    h = out.shape[-3]
+    for i, n in enumerate(np.asarray(lengths)):
+        if not 1 <= n <= h:
+            raise ValueError(f"window {i}: content length {n} outside 1..{h}")
+        if n < h:
+            out[i, ..., n:, :, :] = out[i, ..., n - 1:n, :, :]
+    return out
+
+
 def random_window(clip: np.ndarray, root: int, rng: np.random.Generator, cfg: WindowConfig = WindowConfig()) -> np.ndarray:
     """A window starting at a uniformly drawn frame (training-time cropping of longer clips)."""
     start = 0

@@ -16,7 +16,7 @@ import numpy as np
 
 from haad.data.collection import Collection
 from haad.data.splits import Split, protocol_split, support_draws
-from haad.data.windows import WindowConfig, make_windows
+from haad.data.windows import WindowConfig, content_lengths, make_windows
 from haad.detector import DCTEmbedder, EncoderEmbedder, FewShotDetector
 from haad.encoder import EncoderConfig
 from haad.evaluation.augmentation import AugmentConfig, make_augmenters
@@ -61,6 +61,8 @@ class EvalConfig:
     def options(self) -> dict:
         d = asdict(self)
         d["seeds"] = list(self.seeds)
+        if not self.augment.keep_padding:  # recorded only when on: older results files stay comparable
+            d["augment"].pop("keep_padding")
         if self.method != "fewshot":
             d.pop("train")
             d.pop("pooling")
@@ -152,7 +154,7 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
     windows = make_windows(data.clips, data.layout.root, config.window)
     if config.augment.mode != "none" and extra_views is None and support_augment is None:
         extra_views, support_augment = make_augmenters(config.augment, data, split, windows, config.k_shot,
-                                                       progress)
+                                                       progress, content_lengths(data.clips, config.window))
     train_idx = split.seen_train()
     if np.isin(data.labels[train_idx], split.unseen).any():  # guard: unseen must never train
         raise AssertionError("unseen category in the training set")

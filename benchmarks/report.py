@@ -131,8 +131,32 @@ def main() -> int:
             shutil.copy(table, out / f"table-{ds}.md")
             shutil.copy(runs / "bench" / ds / "table.json", out / f"table-{ds}.json")
         md.append("")
+    quality = sorted((runs / "quality").glob("*.json"))
+    if quality:
+        md += ["## Generator quality on held-out clips (`benchmarks/generator_quality.py`)", "",
+               "Test clips of the seen categories (never trained on), several variants each. ADE: mean "
+               "joint error (m) of the generated future against the true one; zero-velocity: a future that "
+               "repeats the last observed frame. Fidelity: nearest-class-mean accuracy over the seen categories "
+               "in a trained encoder's embedding.", "",
+               "| dataset | generator | O | variants x DDIM steps | ADE | best of N | zero-velocity ADE | diversity (m) | boundary jump "
+               "/ data motion | bone-length error | fidelity real / generated / zero-velocity |",
+               "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for q in quality:
+            r = json.loads(q.read_text())
+            f = r["fidelity"]
+            md.append(f"| {r['dataset']} | {Path(r['generator']).name} | {r['n_obs']} | {r['variants']} x {r['steps']} | "
+                      f"{r['ade']:.3f} | "
+                      f"{r['ade_best_of_n']:.3f} | {r['ade_zero_velocity']:.3f} | {r['diversity']:.3f} | "
+                      f"{r['boundary_jump_ratio']:.2f} | {r['bone_error']:.1%} | {f['real']:.2f} / "
+                      f"{f['generated']:.2f} / {f['zero_velocity']:.2f} |")
+            used.append(q)
+        md.append("")
     for p in used:
-        if p.is_file():
+        if p.suffix == ".json" and p.parent.name == "quality" and p.is_file():
+            dest = out / "json" / "quality" / p.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(p, dest)
+        elif p.is_file():
             dest = out / "json" / p.parent.parent.name / p.parent.name / "results.json"
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(p, dest)

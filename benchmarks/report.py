@@ -104,8 +104,7 @@ def main() -> int:
         obs = [(o, load(aug / f"{ds}-obs{o}" / "results.json")) for o in (50, 40, 30, 20, 10)]
         if any(r for _, r in obs):
             md += ["", "### Table 4: observed / predicted frames of the generated variants (training-time "
-                   "augmentation, N_g = 1, 20 DDIM steps; one generator trained with every O)", "", HEAD]
-            md[-1] = HEAD_PAIRED
+                   "augmentation, N_g = 1, 20 DDIM steps; one generator trained with every O)", "", HEAD_PAIRED]
             md += [row_paired(f"{o} / {60 - o}", r, core["fewshot"]) for o, r in obs]
         ng_train = [(n, load(aug / f"{ds}-train-ng{n}" / "results.json")) for n in (1, 3, 5, 10)]
         if any(r for _, r in ng_train):
@@ -125,9 +124,9 @@ def main() -> int:
                 header = json.loads(gen.read_text())
                 plot_loss(header, out / f"generator-loss-{name}.png", name)
                 tr, meta = header["config"]["train"], header["meta"]
-                obs = tr["n_obs_choices"] or [tr["n_obs"]]
+                trained_obs = tr["n_obs_choices"] or [tr["n_obs"]]
                 md.append(f"\nGenerator `runs/gen/{name}` ({tr['preset']} preset, {meta['num_parameters']:,} "
-                          f"parameters, O in {obs}): {meta['iteration']} iterations of batch {tr['batch_size']} "
+                          f"parameters, O in {trained_obs}): {meta['iteration']} iterations of batch {tr['batch_size']} "
                           f"in {meta['elapsed_s']:.0f} s (wall clock, other jobs sharing the 2 cores).\n\n![generator loss {name}](generator-loss-{name}.png)")
         table = runs / "bench" / ds / "table.md"
         if table.is_file():

@@ -169,17 +169,25 @@ def test_encode_decode_roundtrip(data, transform):
     assert torch.equal(per[1, :20], x[1, :20]) and torch.equal(per[1, 20:], x[1, 19:20].expand(40, -1, -1))
 
 
+def _parent_diffusion(layout) -> Diffusion:
+    return Diffusion(num_joints=layout.num_joints, transform="parent", parents=layout.parents, root=layout.root,
+                     mean=np.zeros((layout.num_joints, 3)), scale=0.1)
+
+
+def _oracle(d: Diffusion, x0: torch.Tensor):
+    """A denoiser that predicts exactly the noise separating x_t from the given clean ``x0``."""
+    def predict(xt, t, cond):
+        a = d.alphas_cumprod[t].view(-1, 1, 1, 1)
+        return (xt - a.sqrt() * x0) / (1 - a).sqrt()
+    return predict
+
+
 def test_completion_with_oracle_denoiser(data):
     """With a denoiser that knows x0, Eq. 4 returns the band-limited window (only the tiny final noise)."""
     windows, layout = data
     x = torch.tensor(windows[:2])
-    d = Diffusion(num_joints=layout.num_joints, transform="parent", parents=layout.parents, root=layout.root,
-                  mean=np.zeros((layout.num_joints, 3)), scale=0.1)
-    x0 = d.encode(x)
-
-    def oracle(xt, t, cond):
-        a = d.alphas_cumprod[t].view(-1, 1, 1, 1)
-        return (xt - a.sqrt() * x0) / (1 - a).sqrt()
+    d = _parent_diffusion(layout)
+    oracle = _oracle(d, d.encode(x))
 
     target = torch.tensor(idct(dct(windows[:2], 20), 60))
     for steps in (100, 10):
@@ -301,20 +309,14 @@ def test_completion_keeps_observation_and_takes_future_from_the_model(data):
     windows, layout = data
     x = torch.tensor(windows[:2])
     other = torch.tensor(windows[2:4])
-    d = Diffusion(num_joints=layout.num_joints, transform="parent", parents=layout.parents, root=layout.root,
-                  mean=np.zeros((layout.num_joints, 3)), scale=0.1)
-    x0_other = d.encode(other)
-
-    def oracle(xt, t, cond):
-        a = d.alphas_cumprod[t].view(-1, 1, 1, 1)
-        return (xt - a.sqrt() * x0_other) / (1 - a).sqrt()
+    d = _parent_diffusion(layout)
+    oracle = _oracle(d, d.encode(other))
 
     y = d.complete(oracle, x, n_obs=30, steps=20, generator=torch.Generator().manual_seed(0))
     own = torch.tensor(idct(dct(windows[:2], 20), 60))
     err_obs = (y[:, :25] - own[:, :25]).abs().max()
     gap = (x[:, :25] - other[:, :25]).abs().max()
     assert gap > 0.1  # the two windows really differ
-    print("observed-frame error", float(err_obs), "gap", float(gap))
     assert err_obs < 0.2 * gap
     # without the mask the result would be the other window everywhere
     plain = torch.tensor(idct(dct(windows[2:4], 20), 60))

@@ -16,8 +16,9 @@ futures are known. Prints one JSON object (also written with --json):
 - ``bone_error``: mean relative bone-length change of the generated frames against the input's.
 - ``fidelity``: nearest-class-mean accuracy over the seen categories in the embedding of a trained
   encoder (class means from the real training pools) for the real held-out windows, their generated
-  variants and their zero-velocity completions. Variants that keep their clip's category are what
-  contrastive training needs: a variant embedded as another category is a wrong positive.
+  variants and their zero-velocity completions; ``fidelity_per_category`` breaks it down by category.
+  Variants that keep their clip's category are what contrastive training needs: a variant embedded as
+  another category is a wrong positive.
 """
 
 from __future__ import annotations
@@ -92,12 +93,15 @@ def main() -> int:
     e_train = embed(encoder, train_w)
     means = np.stack([e_train[data.labels[train] == c].mean(axis=0) for c in seen])
 
-    def accuracy(w: np.ndarray, labels: np.ndarray) -> float:
+    def hits(w: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Per window: is it nearest to its own category's mean?"""
         e = embed(encoder, w.astype(np.float32))
         pred = np.array(seen)[np.linalg.norm(e[:, None] - means[None], axis=-1).argmin(axis=1)]
-        return float((pred == labels).mean())
+        return pred == labels
 
     zero_w = np.concatenate([x[:, :o], zero], axis=1)
+    hit = {"real": hits(x, y), "generated": hits(v.reshape(-1, *x.shape[1:]), np.repeat(y, g)).reshape(-1, g),
+           "zero_velocity": hits(zero_w, y)}
     out = {
         "command": "python " + " ".join(sys.argv), "dataset": args.dataset, "generator": str(args.generator),
         "held_out_clips": int(len(test)), "variants": g, "steps": args.steps, "n_obs": o,
@@ -106,9 +110,11 @@ def main() -> int:
         "fde_zero_velocity": float(zero_err[:, -1].mean()),
         "diversity": float(np.mean(pair)) if pair else 0.0,
         "boundary_jump_ratio": float(np.percentile(jump, 99) / motion), "bone_error": bone_err,
-        "fidelity": {"real": accuracy(x, y),
-                     "generated": accuracy(v.reshape(-1, *x.shape[1:]), np.repeat(y, g)),
-                     "zero_velocity": accuracy(zero_w, y)},
+        "fidelity": {k: float(h.mean()) for k, h in hit.items()},
+        # Per seen category, to set against that category's AUC change under training-time augmentation.
+        "fidelity_per_category": {data.class_names[c]: {"clips": int((y == c).sum()),
+                                                        **{k: float(h[y == c].mean()) for k, h in hit.items()}}
+                                  for c in seen},
     }
     text = json.dumps(out, indent=2)
     print(text)

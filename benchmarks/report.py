@@ -63,6 +63,58 @@ def row_paired(label, res, base):
     return row(label, res)[:-2] + f" | {paired(res, base)} |"
 
 
+def diff_stats(d: list) -> tuple[float, float, int]:
+    """Mean, sample std and number of positive entries of paired differences."""
+    m = sum(d) / len(d)
+    sd = (sum((x - m) ** 2 for x in d) / (len(d) - 1)) ** 0.5 if len(d) > 1 else 0.0
+    return m, sd, sum(x > 0 for x in d)
+
+
+def per_category_lift(res, base, quality) -> tuple[list, list]:
+    """Markdown rows and (category, lift, fidelity) points: per category, ``res`` - ``base`` paired by seed.
+
+    ``quality`` is a generator_quality.py result with ``fidelity_per_category`` (seen categories), or None.
+    """
+    fid = (quality or {}).get("fidelity_per_category", {})
+    seen = set(res.get("seen_categories", []))
+    common = [s for s in res["seeds"] if s in base["seeds"]]
+    rows, points = [], []
+    for cat, r in res["per_category"].items():
+        a = dict(zip(res["seeds"], r["values"]))
+        b = dict(zip(base["seeds"], base["per_category"][cat]["values"]))
+        m, sd, up = diff_stats([a[s] - b[s] for s in common])
+        f = fid.get(cat)
+        ftxt = f"{f['real']:.2f} / {f['generated']:.2f}" if f else "—"
+        rows.append(f"| {cat} | {'seen' if cat in seen else 'unseen'} | {sum(b[s] for s in common) / len(common):.3f} | "
+                    f"{sum(a[s] for s in common) / len(common):.3f} | {m:+.3f} ± {sd:.3f} ({up}/{len(common)}) | {ftxt} |")
+        if f:
+            points.append((cat, m, f["generated"]))
+    return rows, points
+
+
+def group_paired(res, base, group: str) -> str:
+    """Paired-by-seed difference of the mean AUC over the ``group`` ("seen"/"unseen") categories."""
+    cats = res.get(f"{group}_categories", [])
+    common = [s for s in res["seeds"] if s in base["seeds"]]
+    if not cats or not common:
+        return "—"
+
+    def mean_at(r, s):
+        return sum(dict(zip(r["seeds"], r["per_category"][c]["values"]))[s] for c in cats) / len(cats)
+
+    m, sd, up = diff_stats([mean_at(res, s) - mean_at(base, s) for s in common])
+    return f"{m:+.3f} ± {sd:.3f} ({up}/{len(common)} seeds up)"
+
+
+def pearson(xs: list, ys: list) -> float:
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    return sxy / (sxx * syy) ** 0.5 if sxx > 0 and syy > 0 else float("nan")
+
+
 def main() -> int:
     runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs")
     out = Path(sys.argv[2] if len(sys.argv) > 2 else "benchmarks/results")
@@ -84,6 +136,23 @@ def main() -> int:
               ("both", load(aug / f"{ds}-both" / "results.json"))]
         md += ["", "### Table 3: generative augmentation (N_g = 1)", "", HEAD_PAIRED]
         md += [row_paired(n, r, t3[0][1]) for n, r in t3]
+        if t3[0][1] and t3[2][1]:
+            # Where does training-time augmentation move the AUC? Seen categories are the ones the
+            # encoder and the generator trained on; unseen ones change only through the encoder.
+            quality = load(runs / "quality" / f"{ds}.json")
+            rows, points = per_category_lift(t3[2][1], t3[0][1], quality)
+            md += ["", "#### Training-time augmentation per category (training-time only − none, paired by seed)", "",
+                   f"Seen categories: {group_paired(t3[2][1], t3[0][1], 'seen')}; unseen categories: "
+                   f"{group_paired(t3[2][1], t3[0][1], 'unseen')}. Fidelity: nearest-class-mean accuracy of real "
+                   "held-out clips / of their generated variants (`runs/quality`, seen categories only).", "",
+                   "| category | | none | training-time only | difference (seeds up) | fidelity real / generated |",
+                   "|---|---|---|---|---|---|"] + rows
+            if len(points) > 2:
+                r = pearson([q[2] for q in points], [q[1] for q in points])
+                md.append(f"\nPearson correlation over the seen categories between the variants' fidelity and "
+                          f"the AUC change: {r:+.2f} ({len(points)} categories).")
+                plot_lift(points, out / f"lift-vs-fidelity-{ds}.png", ds)
+                md.append(f"\n![lift vs fidelity {ds}](lift-vs-fidelity-{ds}.png)")
         keep = load(aug / f"{ds}-train-keeppad" / "results.json")
         if keep:  # the experiment that gives short clips' variants their padding back
             md.append(row_paired("training-time only, --keep-padding", keep, t3[0][1]))
@@ -209,6 +278,26 @@ def plot_curve(points, baseline, path: Path, ds: str) -> None:
     ax.set_xticks([n for n, _ in points])
     ax.set_title(f"{ds}: training-time N_g")
     ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_lift(points, path: Path, ds: str) -> None:
+    """Per seen category: AUC change under training-time augmentation against the variants' fidelity."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.scatter([q[2] for q in points], [q[1] for q in points])
+    for cat, lift, fid in points:
+        ax.annotate(cat, (fid, lift), fontsize=6, xytext=(2, 2), textcoords="offset points")
+    ax.axhline(0.0, color="grey", ls="--")
+    ax.set_xlabel("fidelity of generated variants (nearest-class-mean accuracy)")
+    ax.set_ylabel("AUC change, training-time aug. - none")
+    ax.set_title(f"{ds}: per seen category")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -1,6 +1,7 @@
 """The augmentation bank and generative augmentation inside the protocol (tiny generator)."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -133,3 +134,74 @@ def test_keep_padding_reaches_the_training_positives(setup, tmp_path, monkeypatc
         moving = np.abs(np.diff(v[:, 19:], axis=1)).max(axis=(1, 2, 3)) > 0
         assert still.sum() > 0 and (moving[still].all() if not keep else not moving[still].any())
         assert ("keep_padding" in res["options"]["augment"]) == keep
+
+
+def test_faithfulness_margin_and_selection_keep_the_variants_of_their_own_category():
+    from haad.evaluation.variant_selection import faithfulness_margin, select_faithful
+
+    means = np.array([[0.0, 0.0], [10.0, 0.0]], np.float32)
+    emb = np.array([[1.0, 0.0], [9.0, 0.0], [5.0, 0.0]], np.float32)
+    m = faithfulness_margin(emb, np.array([0, 0, 1]), means, np.array([0, 1]))
+    assert np.allclose(m, [1 - 9, 9 - 1, 0.0])
+    with pytest.raises(ValueError, match="no class mean"):
+        faithfulness_margin(emb, np.array([0, 2, 1]), means, np.array([0, 1]))
+
+    # Windows whose "embedding" is their mean x coordinate; category 0 lives near 0, category 1 near 10.
+    def embed(w):
+        return np.stack([w[..., 0].mean(axis=(1, 2)), np.zeros(len(w))], axis=1).astype(np.float32)
+
+    real = np.concatenate([np.full((4, 5, 2, 3), 0.0), np.full((4, 5, 2, 3), 10.0)]).astype(np.float32)
+    real_labels = np.array([0] * 4 + [1] * 4)
+    xs = np.array([[9.0, 1.0, 2.0, 0.5],    # a category-0 clip: candidates 1 and 3 are most faithful
+                   [1.0, 6.0, 11.0, 9.0]])  # a category-1 clip: candidates 2 and 3
+    cand = np.broadcast_to(xs[:, :, None, None, None], (2, 4, 5, 2, 3)).astype(np.float32)
+    chosen, rate = select_faithful(cand, np.array([0, 1]), 2, embed, real, real_labels)
+    assert chosen.shape == (2, 2, 5, 2, 3)
+    assert chosen[0, :, 0, 0, 0].tolist() == [1.0, 0.5] and chosen[1, :, 0, 0, 0].tolist() == [11.0, 9.0]
+    assert rate == 1.0
+    _, rate = select_faithful(cand, np.array([0, 1]), 4, embed, real, real_labels)
+    assert rate == 0.75  # keeping everything keeps the two strays (x = 9 for 0, x = 1 for 1)
+    with pytest.raises(ValueError, match="cannot keep 5 of 4"):
+        select_faithful(cand, np.array([0, 1]), 5, embed, real, real_labels)
+
+
+def test_variant_selection_inside_the_protocol(setup, tmp_path, monkeypatch):
+    data, _, gen_dir = setup
+    train = TrainConfig(epochs=1, iters_per_epoch=2, lr_fix_epochs=0)
+    judges = tmp_path / "judges"
+    evaluate(data, EvalConfig(seeds=(0, 1), train=train), out_dir=judges, progress=False)
+    got = {}
+    real = protocol.train_encoder
+
+    def spy(windows, labels, *args, extra_views=None, **kwargs):
+        got["views"] = extra_views.copy()
+        return real(windows, labels, *args, extra_views=extra_views, **kwargs)
+
+    monkeypatch.setattr(protocol, "train_encoder", spy)
+    aug = AugmentConfig(mode="train", generator=str(gen_dir), n_gen_train=2, steps=3, select_from=3,
+                        judge=str(judges / "encoders"), bank=str(tmp_path / "bank"))
+    res = evaluate(data, EvalConfig(seeds=(1,), train=train, augment=aug), out_dir=tmp_path / "run", progress=False)
+    # the kept variants are 2 of the 3 x 2 candidates the bank made for this seed, per clip
+    entries = [e for e in (tmp_path / "bank").iterdir()]
+    assert len(entries) == 1
+    cand = AugmentationBank(tmp_path / "bank", gen_dir).variants(
+        make_windows([data.clips[i] for i in protocol_split(data).seen_train()], data.layout.root),
+        GenerationSettings(n_variants=6, n_obs=30, steps=3), seed=1)
+    views = got["views"]
+    assert views.shape[1] == 2
+    assert all(any(np.array_equal(views[i, k], cand[i, r]) for r in range(6)) for i in range(len(views)) for k in range(2))
+    sel = res["augment_selection"]["1"]
+    assert sel["judge"].endswith("seed-1") and 0.0 <= sel["nearest_own_category"] <= 1.0
+    assert res["options"]["augment"]["select_from"] == 3
+    _, header = __import__("haad.train", fromlist=["load_encoder"]).load_encoder(tmp_path / "run/encoders/seed-1")
+    assert header["meta"]["augment"]["select_from"] == 3 and len(header["meta"]["augment"]["judge_digest"]) > 8
+    # a judge trained with generative augmentation, a missing judge or a missing --judge are refused
+    with pytest.raises(ValueError, match="trained with generative augmentation"):
+        evaluate(data, EvalConfig(seeds=(1,), train=train, augment=replace(aug, judge=str(tmp_path / "run/encoders"))),
+                 progress=False)
+    with pytest.raises(FileNotFoundError, match="seed 1"):
+        evaluate(data, EvalConfig(seeds=(1,), train=train, augment=replace(aug, judge=str(tmp_path))), progress=False)
+    with pytest.raises(ValueError, match="needs a judge"):
+        AugmentConfig(mode="train", generator=str(gen_dir), select_from=3)
+    with pytest.raises(ValueError, match="training-time"):
+        AugmentConfig(mode="support", generator=str(gen_dir), select_from=3, judge="x")

@@ -57,6 +57,12 @@ def _add_common_eval(p: argparse.ArgumentParser, augment: bool = True) -> None:
                    help="variants of clips shorter than the window keep the clip's last-frame padding")
     g.add_argument("--gen-steps", type=positive_int, default=20,
                    help="DDIM steps (default 20: within seed noise of the paper's 100, 5x cheaper)")
+    g.add_argument("--select-from", type=positive_int, default=1,
+                   help="training-time: generate N candidates per variant and keep those --judge places most "
+                        "firmly in their clip's category (default 1: keep all)")
+    g.add_argument("--judge", type=Path, default=None,
+                   help="encoder trained without generative augmentation (a checkpoint, or a directory of "
+                        "seed-S checkpoints such as an evaluate run's encoders/), for --select-from")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -167,7 +173,9 @@ def _eval_config(args, seeds, method="fewshot"):
         n_gen_train=pick("n_gen_train", n_gen),
         n_gen_support=pick("n_gen_support", n_gen),
         n_obs=getattr(args, "n_obs", 30), steps=getattr(args, "gen_steps", 100),
-        keep_padding=getattr(args, "keep_padding", False))
+        keep_padding=getattr(args, "keep_padding", False),
+        select_from=getattr(args, "select_from", 1),
+        judge=str(args.judge) if getattr(args, "judge", None) else None)
     return EvalConfig(method=method, seeds=tuple(seeds), k_shot=getattr(args, "k_shot", 3),
                       window=WindowConfig(crop=getattr(args, "crop", "first")),
                       pooling=getattr(args, "pooling", "joint"), train=train, augment=augment)

@@ -16,7 +16,7 @@ import numpy as np
 
 from haad.data.collection import Collection
 from haad.data.splits import Split, support_draws
-from haad.data.windows import repad
+from haad.data.windows import WindowConfig, repad
 
 MODES = ("none", "train", "support", "both")
 PROVENANCE = "provenance.json"
@@ -39,6 +39,12 @@ class AugmentConfig:
             Off by default (the paper's recipe generates all 60 - O frames). On NW-UCLA, where 84% of
             clips are shorter than 60 frames and 47% shorter than 30, the generated futures otherwise
             put motion where every real window of that clip is still.
+        select_from: training-time only: generate ``select_from`` candidates per kept variant and keep
+            the ``n_gen_train`` that ``judge`` places most firmly in their clip's category
+            (:mod:`haad.evaluation.variant_selection`). 1 (default) keeps every variant, as the paper.
+        judge: with ``select_from > 1``, an encoder trained without generative augmentation: its
+            checkpoint directory, or a directory of ``seed-S`` checkpoints (one per seed, e.g. the
+            ``encoders/`` of an ``evaluate --out`` run), so each seed is judged by its own encoder.
     """
 
     mode: str = "none"
@@ -49,15 +55,21 @@ class AugmentConfig:
     steps: int = 20
     bank: str | None = None
     keep_padding: bool = False
+    select_from: int = 1
+    judge: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"augment mode must be one of {MODES}, got {self.mode!r}")
         if self.mode != "none" and not self.generator:
             raise ValueError(f"augment mode {self.mode!r} needs a generator checkpoint (--generator)")
-        for name in ("n_gen_train", "n_gen_support", "n_obs", "steps"):
+        for name in ("n_gen_train", "n_gen_support", "n_obs", "steps", "select_from"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.select_from > 1 and not self.judge:
+            raise ValueError("select_from > 1 needs a judge encoder (--judge)")
+        if self.select_from > 1 and not self.train:
+            raise ValueError(f"select_from applies to training-time variants; augment mode is {self.mode!r}")
 
     @property
     def train(self) -> bool:
@@ -68,10 +80,20 @@ class AugmentConfig:
         return self.mode in ("support", "both")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The settings; the later options only when on, so results recorded before them still match."""
+        d = asdict(self)
+        if not self.keep_padding:
+            d.pop("keep_padding")
+        if self.select_from == 1:
+            d.pop("select_from")
+            d.pop("judge")
+        return d
 
-    def train_settings(self) -> dict:
-        """What shapes a training-time-augmented encoder (so ``train`` and ``both`` runs can share it)."""
+    def train_settings(self, seed: int | None = None) -> dict:
+        """What shapes a training-time-augmented encoder (so ``train`` and ``both`` runs can share it).
+
+        With variant selection, ``seed`` picks the judge whose weights are recorded.
+        """
         from haad.generator.bank import file_digest
 
         # The generator is identified by its weights, so a retrained generator at the same path
@@ -80,6 +102,12 @@ class AugmentConfig:
                     "n_gen_train": self.n_gen_train, "n_obs": self.n_obs, "steps": self.steps}
         if self.keep_padding:  # only when on, so encoders trained before the option existed still match
             settings["keep_padding"] = True
+        if self.select_from > 1:
+            settings["select_from"] = self.select_from
+            if seed is not None:  # the judge is identified by its weights, like the generator
+                from haad.evaluation.variant_selection import judge_dir
+
+                settings["judge_digest"] = file_digest(judge_dir(self.judge, seed) / "weights.safetensors")
         return settings
 
 
@@ -122,7 +150,7 @@ def make_augmenters(cfg: AugmentConfig, data: Collection, split: Split, windows:
         raise ValueError("keep_padding needs the windows' content lengths")
     if cfg.mode == "none":
         return None, None
-    from haad.generator.bank import AugmentationBank, GenerationSettings
+    from haad.generator.bank import AugmentationBank, GenerationSettings, file_digest
 
     check_no_leak(cfg.generator, data, split)
     bank = AugmentationBank(cfg.bank or Path(cfg.generator) / "bank", cfg.generator, progress=progress)
@@ -138,9 +166,31 @@ def make_augmenters(cfg: AugmentConfig, data: Collection, split: Split, windows:
         return cache[key]
 
     extra_views = support_augment = None
-    if cfg.train:
+    if cfg.train and cfg.select_from == 1:
         def extra_views(seed, train_idx, _windows):
             return variants(int(seed), cfg.n_gen_train, np.asarray(train_idx), "train")
+    elif cfg.train:
+        from haad.detector import EncoderEmbedder
+        from haad.evaluation.protocol import check_encoder_fits
+        from haad.evaluation.variant_selection import judge_dir, select_faithful
+        from haad.train import load_encoder
+
+        def extra_views(seed, train_idx, _windows):
+            idx = np.asarray(train_idx)
+            jdir = judge_dir(cfg.judge, seed)
+            judge, header = load_encoder(jdir)
+            check_encoder_fits(header, jdir, data, split, WindowConfig(length=windows.shape[1]))
+            if header.get("meta", {}).get("augment"):
+                raise ValueError(f"judge {jdir} was trained with generative augmentation; "
+                                 "use an encoder trained without it")
+            candidates = variants(int(seed), cfg.n_gen_train * cfg.select_from, idx, "train")
+            chosen, rate = select_faithful(candidates, data.labels[idx], cfg.n_gen_train, EncoderEmbedder(judge),
+                                           windows[idx], data.labels[idx])
+            extra_views.selection[int(seed)] = {"judge": str(jdir), "judge_digest": file_digest(jdir / "weights.safetensors"),
+                                                "nearest_own_category": rate}
+            return chosen
+
+        extra_views.selection = {}  # per seed: the judge used and how many kept variants it places in their category
     if cfg.support:
         def support_augment(category, support_idx, seed, embed):
             draws = support_draws(split, int(seed), k_shot)  # the very draws category_aucs makes

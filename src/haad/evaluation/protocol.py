@@ -61,8 +61,7 @@ class EvalConfig:
     def options(self) -> dict:
         d = asdict(self)
         d["seeds"] = list(self.seeds)
-        if not self.augment.keep_padding:  # recorded only when on: older results files stay comparable
-            d["augment"].pop("keep_padding")
+        d["augment"] = self.augment.to_dict()  # later options only when on: older results stay comparable
         if self.method != "fewshot":
             d.pop("train")
             d.pop("pooling")
@@ -180,7 +179,7 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
                     out_dir=seed_dir, resume=seed_dir is not None, progress=progress,
                     meta={"dataset": data.source, "window": config.window.to_dict(), "split": split.to_dict(),
                           "layout": data.layout.to_dict(),
-                          "augment": config.augment.train_settings() if views is not None else None})
+                          "augment": config.augment.train_settings(seed) if views is not None else None})
                 train_seconds.append(hist["seconds"] if hist["seconds"] else time.perf_counter() - t0)
             embed = EncoderEmbedder(encoder)
         emb = embed(windows)
@@ -205,6 +204,9 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
         "train_seconds": float(np.mean(train_seconds)) if train_seconds else 0.0,
     }
     res.update(summarize(aucs, data, split))
+    selection = getattr(extra_views, "selection", None)
+    if selection:  # variant selection: per seed, the judge and the share of kept variants in their category
+        res["augment_selection"] = {str(s): v for s, v in sorted(selection.items())}
     cal = np.asarray(calibration)
     res["threshold"] = {"rule": "max leave-one-out mean distance within the support set (predict's default)",
                         "false_positive_rate": float(cal[:, 0].mean()), "true_positive_rate": float(cal[:, 1].mean())}

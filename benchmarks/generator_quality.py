@@ -16,7 +16,8 @@ futures are known. Prints one JSON object (also written with --json):
 - ``bone_error``: mean relative bone-length change of the generated frames against the input's.
 - ``fidelity``: nearest-class-mean accuracy over the seen categories in the embedding of a trained
   encoder (class means from the real training pools) for the real held-out windows, their generated
-  variants and their zero-velocity completions; ``fidelity_per_category`` breaks it down by category.
+  variants and their zero-velocity completions; ``fidelity_per_category`` breaks it down by category,
+  ``attracts_misplaced`` gives each category's share of the variants placed in a wrong category.
   Variants that keep their clip's category are what contrastive training needs: a variant embedded as
   another category is a wrong positive.
 """
@@ -93,15 +94,14 @@ def main() -> int:
     e_train = embed(encoder, train_w)
     means = np.stack([e_train[data.labels[train] == c].mean(axis=0) for c in seen])
 
-    def hits(w: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        """Per window: is it nearest to its own category's mean?"""
+    def nearest(w: np.ndarray) -> np.ndarray:
+        """Per window: the seen category whose mean embedding is nearest."""
         e = embed(encoder, w.astype(np.float32))
-        pred = np.array(seen)[np.linalg.norm(e[:, None] - means[None], axis=-1).argmin(axis=1)]
-        return pred == labels
+        return np.array(seen)[np.linalg.norm(e[:, None] - means[None], axis=-1).argmin(axis=1)]
 
     zero_w = np.concatenate([x[:, :o], zero], axis=1)
-    hit = {"real": hits(x, y), "generated": hits(v.reshape(-1, *x.shape[1:]), np.repeat(y, g)).reshape(-1, g),
-           "zero_velocity": hits(zero_w, y)}
+    gen_pred = nearest(v.reshape(-1, *x.shape[1:])).reshape(-1, g)
+    hit = {"real": nearest(x) == y, "generated": gen_pred == y[:, None], "zero_velocity": nearest(zero_w) == y}
     out = {
         "command": "python " + " ".join(sys.argv), "dataset": args.dataset, "generator": str(args.generator),
         "held_out_clips": int(len(test)), "variants": g, "steps": args.steps, "n_obs": o,
@@ -115,6 +115,10 @@ def main() -> int:
         "fidelity_per_category": {data.class_names[c]: {"clips": int((y == c).sum()),
                                                         **{k: float(h[y == c].mean()) for k, h in hit.items()}}
                                   for c in seen},
+        # Per seen category: the share of all misplaced variants (of other categories' clips) that land
+        # nearest to it. One category drawing most of them is a generic motion the generator falls into.
+        "attracts_misplaced": {data.class_names[c]: float(((gen_pred == c) & ~hit["generated"]).sum()
+                                                          / max(1, (~hit["generated"]).sum())) for c in seen},
     }
     text = json.dumps(out, indent=2)
     print(text)

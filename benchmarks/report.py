@@ -3,8 +3,9 @@
 Usage: python benchmarks/report.py [RUNS_ROOT] [OUT_DIR]     (defaults: runs, benchmarks/results)
 
 Reads runs/core/*/results.json (benchmarks/core_tables.sh), runs/aug/*/results.json
-(benchmarks/augmentation_tables.sh), runs/bench/*/table.md (benchmarks/compare_tables.sh) and
-runs/gen/*/ (generator checkpoints), and writes OUT_DIR/report.md, the plots and a copy of every
+(benchmarks/augmentation_tables.sh, sensitivity_tables.sh), runs/bench/*/table.md
+(benchmarks/compare_tables.sh), runs/gen/*/ (generator checkpoints), runs/quality/*.json
+(generator_quality.py) and runs/analysis/pairwise-*.json (pairwise_auc.py), and writes OUT_DIR/report.md, the plots and a copy of every
 results.json it used (small JSON files, so the figures stay inspectable without the runs).
 """
 
@@ -84,7 +85,8 @@ def per_category_lift(res, base, quality) -> tuple[list, list]:
         b = dict(zip(base["seeds"], base["per_category"][cat]["values"]))
         m, sd, up = diff_stats([a[s] - b[s] for s in common])
         f = fid.get(cat)
-        ftxt = f"{f['real']:.2f} / {f['generated']:.2f}" if f else "—"
+        pull = (quality or {}).get("attracts_misplaced", {}).get(cat)
+        ftxt = (f"{f['real']:.2f} / {f['generated']:.2f}" if f else "—") + (f" | {pull:.0%}" if pull is not None else " | —")
         rows.append(f"| {cat} | {'seen' if cat in seen else 'unseen'} | {sum(b[s] for s in common) / len(common):.3f} | "
                     f"{sum(a[s] for s in common) / len(common):.3f} | {m:+.3f} ± {sd:.3f} ({up}/{len(common)}) | {ftxt} |")
         if f:
@@ -144,15 +146,26 @@ def main() -> int:
             md += ["", "#### Training-time augmentation per category (training-time only − none, paired by seed)", "",
                    f"Seen categories: {group_paired(t3[2][1], t3[0][1], 'seen')}; unseen categories: "
                    f"{group_paired(t3[2][1], t3[0][1], 'unseen')}. Fidelity: nearest-class-mean accuracy of real "
-                   "held-out clips / of their generated variants (`runs/quality`, seen categories only).", "",
-                   "| category | | none | training-time only | difference (seeds up) | fidelity real / generated |",
-                   "|---|---|---|---|---|---|"] + rows
+                   "held-out clips / of their generated variants; draws: the category's share of all variants "
+                   "placed nearest to a wrong category (`runs/quality`, seed-0 encoder, seen categories only).", "",
+                   "| category | | none | training-time only | difference (seeds up) | fidelity real / generated "
+                   "| draws of the misplaced variants |",
+                   "|---|---|---|---|---|---|---|"] + rows
             if len(points) > 2:
                 r = pearson([q[2] for q in points], [q[1] for q in points])
                 md.append(f"\nPearson correlation over the seen categories between the variants' fidelity and "
                           f"the AUC change: {r:+.2f} ({len(points)} categories).")
                 plot_lift(points, out / f"lift-vs-fidelity-{ds}.png", ds)
                 md.append(f"\n![lift vs fidelity {ds}](lift-vs-fidelity-{ds}.png)")
+        for pw in sorted((runs / "analysis").glob(f"pairwise-{ds}-*.json")):
+            r = json.loads(pw.read_text())
+            md += ["", f"#### `{r['normal']}` as the normal category: AUC against each other category alone "
+                   f"(`benchmarks/pairwise_auc.py`, {len(r['seeds'])} seeds, the 8 largest drops)", "",
+                   f"`{r['runs'][0]}` → `{r['runs'][1]}`", "",
+                   "| anomaly category | | before | after | difference |", "|---|---|---|---|---|"]
+            md += [f"| {q['category']} | {'unseen' if q['unseen'] else 'seen'} | {q['baseline']:.3f} | "
+                   f"{q['compared']:.3f} | {q['difference']:+.3f} |" for q in r["pairs"][:8]]
+            used.append(pw)
         keep = load(aug / f"{ds}-train-keeppad" / "results.json")
         if keep:  # the experiment that gives short clips' variants their padding back
             md.append(row_paired("training-time only, --keep-padding", keep, t3[0][1]))
@@ -224,8 +237,8 @@ def main() -> int:
             used.append(q)
         md.append("")
     for p in used:
-        if p.suffix == ".json" and p.parent.name == "quality" and p.is_file():
-            dest = out / "json" / "quality" / p.name
+        if p.suffix == ".json" and p.parent.name in ("quality", "analysis") and p.is_file():
+            dest = out / "json" / p.parent.name / p.name
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(p, dest)
         elif p.is_file():

@@ -153,11 +153,32 @@ def test_any_skeleton_layout_end_to_end(tmp_path):
     assert (tmp_path / "s.csv").read_text().count("\n") == len(data) + 1
 
 
-def test_train_generator_with_several_observed_lengths(tmp_path):
+@pytest.fixture(scope="module")
+def multiobs_generator(tmp_path_factory):
+    """A 2-iteration generator trained through the CLI with O in {10, 50} (shared: training costs ~20 s)."""
+    out = tmp_path_factory.mktemp("gen") / "g"
+    haad("train-generator", "--dataset", "synthetic", "--iterations", "2", "--batch-size", "8",
+         "--n-obs", "10,50", "--quiet", "--out", out)
+    return out
+
+
+def test_train_generator_with_several_observed_lengths(multiobs_generator, tmp_path):
     out = tmp_path / "g"
     r = haad("train-generator", "--dataset", "synthetic", "--n-obs", "10,60", "--out", out, check=False)
     assert r.returncode == 2 and "--n-obs 10,60" in r.stderr and not out.exists()
-    haad("train-generator", "--dataset", "synthetic", "--iterations", "2", "--batch-size", "8",
-         "--n-obs", "10,50", "--quiet", "--out", out)
-    cfg = json.loads((out / "config.json").read_text())["config"]["train"]
+    cfg = json.loads((multiobs_generator / "config.json").read_text())["config"]["train"]
     assert cfg["n_obs_choices"] == [10, 50] and cfg["iterations"] == 2
+
+
+def test_variant_selection_through_the_cli(multiobs_generator, tmp_path):
+    gen, judges, out = multiobs_generator, tmp_path / "none", tmp_path / "sel"
+    fast = ("--dataset", "synthetic", "--seeds", "1", "--epochs", "1", "--iters-per-epoch", "2", "--quiet")
+    r = haad("evaluate", *fast, "--generator", gen, "--augment", "train", "--select-from", "2", "--out", out,
+             check=False)
+    assert r.returncode == 2 and "--judge" in r.stderr and not out.exists()
+    haad("evaluate", *fast, "--out", judges)
+    haad("evaluate", *fast, "--generator", gen, "--augment", "train", "--n-obs", "10", "--gen-steps", "2",
+         "--select-from", "2", "--judge", judges / "encoders", "--out", out)
+    res = json.loads((out / "results.json").read_text())
+    assert res["options"]["augment"]["select_from"] == 2
+    assert res["augment_selection"]["0"]["judge"] == str(judges / "encoders" / "seed-0")

@@ -186,11 +186,12 @@ def make_augmenters(cfg: AugmentConfig, data: Collection, split: Split, windows:
             candidates = variants(int(seed), cfg.n_gen_train * cfg.select_from, idx, "train")
             chosen, rate = select_faithful(candidates, data.labels[idx], cfg.n_gen_train, EncoderEmbedder(judge),
                                            windows[idx], data.labels[idx])
-            extra_views.selection[int(seed)] = {"judge": str(jdir), "judge_digest": file_digest(jdir / "weights.safetensors"),
+            extra_views.selection[int(seed)] = {"judge": str(jdir),
+                                                "judge_digest": file_digest(jdir / "weights.safetensors"),
                                                 "nearest_own_category": rate}
             return chosen
 
-        extra_views.selection = {}  # per seed: the judge used and how many kept variants it places in their category
+        extra_views.selection = {}  # per seed: the judge, and the share of kept variants in their category
     if cfg.support:
         def support_augment(category, support_idx, seed, embed):
             draws = support_draws(split, int(seed), k_shot)  # the very draws category_aucs makes

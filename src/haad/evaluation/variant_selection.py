@@ -1,12 +1,13 @@
 """Keep the generated variants that stay in their clip's category (training-time augmentation).
 
-A generated future can drift into another category's motion: on UTD-MHAD many categories' variants
-end in a generic raised-arm motion that a trained encoder places nearest to *wave*. Used as extra
-positives, such variants teach the encoder that wave-like motion belongs to those categories, and
-wave's own AUC falls (benchmarks/README.md). Selection generates ``select_from`` times more candidates
-than needed and keeps, per clip, the ones a *judge* (an encoder trained without generative
-augmentation on the same seen categories) places closest to their own category relative to the
-nearest other one.
+A generated future can drift into another category's motion. On UTD-MHAD, a no-augmentation
+encoder places 45% of the variants of held-out clips nearest to their own category (real clips: 66%),
+and in one seed's embedding 63% of the misplaced ones land on a single category, *wave*. Trained with
+all variants as positives, the encoder loses wave: its AUC falls from 0.97 to 0.77, and against
+walk, jog or squat alone from about 0.98 to 0.55 (benchmarks/README.md). Selection generates
+``select_from`` times more candidates than needed and keeps, per clip, the ones a *judge* (an encoder
+trained without generative augmentation on the same seen categories) places closest to their own
+category relative to the nearest other one.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A generated future can drift into another category's motion. On UTD-MHAD, a no-a
 encoder places 45% of the variants of held-out clips nearest to their own category (real clips: 66%),
 and in one seed's embedding 63% of the misplaced ones land on a single category, *wave*. Trained with
 all variants as positives, the encoder loses wave: its AUC falls from 0.97 to 0.77, and against
-walk, jog or squat alone from about 0.98 to 0.55 (benchmarks/README.md). Selection generates
+walk or jog alone from about 0.98 to 0.55 (benchmarks/README.md). Selection generates
 ``select_from`` times more candidates than needed and keeps, per clip, the ones a *judge* (an encoder
 trained without generative augmentation on the same seen categories) places closest to their own
 category relative to the nearest other one.

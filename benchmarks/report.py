@@ -71,26 +71,30 @@ def diff_stats(d: list) -> tuple[float, float, int]:
     return m, sd, sum(x > 0 for x in d)
 
 
-def per_category_lift(res, base, quality) -> tuple[list, list]:
-    """Markdown rows and (category, lift, fidelity) points: per category, ``res`` - ``base`` paired by seed.
+def per_category_lift(compared: list, base, quality) -> tuple[list, list]:
+    """Markdown rows, and (category, change, fidelity) points for the first compared run.
 
-    ``quality`` is a generator_quality.py result with ``fidelity_per_category`` (seen categories), or None.
+    Per category: ``base``'s mean, then for every run in ``compared`` its mean and its difference to
+    ``base`` paired by seed (over the seeds both have). ``quality`` is a generator_quality.py result
+    (``fidelity_per_category``, ``attracts_misplaced``; seen categories), or None.
     """
     fid = (quality or {}).get("fidelity_per_category", {})
-    seen = set(res.get("seen_categories", []))
-    common = [s for s in res["seeds"] if s in base["seeds"]]
+    pulls = (quality or {}).get("attracts_misplaced", {})
+    seen = set(compared[0].get("seen_categories", []))
     rows, points = [], []
-    for cat, r in res["per_category"].items():
-        a = dict(zip(res["seeds"], r["values"]))
+    for cat in compared[0]["per_category"]:  # category-id order
         b = dict(zip(base["seeds"], base["per_category"][cat]["values"]))
-        m, sd, up = diff_stats([a[s] - b[s] for s in common])
-        f = fid.get(cat)
-        pull = (quality or {}).get("attracts_misplaced", {}).get(cat)
-        ftxt = (f"{f['real']:.2f} / {f['generated']:.2f}" if f else "—") + (f" | {pull:.0%}" if pull is not None else " | —")
-        rows.append(f"| {cat} | {'seen' if cat in seen else 'unseen'} | {sum(b[s] for s in common) / len(common):.3f} | "
-                    f"{sum(a[s] for s in common) / len(common):.3f} | {m:+.3f} ± {sd:.3f} ({up}/{len(common)}) | {ftxt} |")
-        if f:
-            points.append((cat, m, f["generated"]))
+        cells = [cat, "seen" if cat in seen else "unseen", f"{sum(b.values()) / len(b):.3f}"]
+        for i, res in enumerate(compared):
+            a = dict(zip(res["seeds"], res["per_category"][cat]["values"]))
+            common = [s for s in res["seeds"] if s in b]
+            m, sd, up = diff_stats([a[s] - b[s] for s in common])
+            cells += [f"{sum(a[s] for s in common) / len(common):.3f}", f"{m:+.3f} ± {sd:.3f} ({up}/{len(common)})"]
+            if i == 0 and cat in fid:
+                points.append((cat, m, fid[cat]["generated"]))
+        f, pull = fid.get(cat), pulls.get(cat)
+        cells += [f"{f['real']:.2f} / {f['generated']:.2f}" if f else "—", f"{pull:.0%}" if pull is not None else "—"]
+        rows.append("| " + " | ".join(cells) + " |")
     return rows, points
 
 
@@ -138,19 +142,29 @@ def main() -> int:
               ("both", load(aug / f"{ds}-both" / "results.json"))]
         md += ["", "### Table 3: generative augmentation (N_g = 1)", "", HEAD_PAIRED]
         md += [row_paired(n, r, t3[0][1]) for n, r in t3]
+        select = load(aug / f"{ds}-train-select3" / "results.json")
+        if select:  # variants kept only when the seed's no-augmentation encoder places them in their category
+            md.append(row_paired("training-time only, selected variants (--select-from 3)", select, t3[0][1]))
+            used.append(aug / f"{ds}-train-select3" / "results.json")
+        keep = load(aug / f"{ds}-train-keeppad" / "results.json")
+        if keep:  # the experiment that gives short clips' variants their padding back
+            md.append(row_paired("training-time only, --keep-padding", keep, t3[0][1]))
+            used.append(aug / f"{ds}-train-keeppad" / "results.json")
         if t3[0][1] and t3[2][1]:
             # Where does training-time augmentation move the AUC? Seen categories are the ones the
             # encoder and the generator trained on; unseen ones change only through the encoder.
             quality = load(runs / "quality" / f"{ds}.json")
-            rows, points = per_category_lift(t3[2][1], t3[0][1], quality)
-            md += ["", "#### Training-time augmentation per category (training-time only − none, paired by seed)", "",
-                   f"Seen categories: {group_paired(t3[2][1], t3[0][1], 'seen')}; unseen categories: "
-                   f"{group_paired(t3[2][1], t3[0][1], 'unseen')}. Fidelity: nearest-class-mean accuracy of real "
-                   "held-out clips / of their generated variants; draws: the category's share of all variants "
-                   "placed nearest to a wrong category (`runs/quality`, seed-0 encoder, seen categories only).", "",
-                   "| category | | none | training-time only | difference (seeds up) | fidelity real / generated "
-                   "| draws of the misplaced variants |",
-                   "|---|---|---|---|---|---|---|"] + rows
+            compared = [("training-time only", t3[2][1])] + ([("selected variants (R = 3)", select)] if select else [])
+            rows, points = per_category_lift([r for _, r in compared], t3[0][1], quality)
+            head = " | ".join(f"{n} | difference (seeds up)" for n, _ in compared)
+            groups = "; ".join(f"{n}: seen {group_paired(r, t3[0][1], 'seen')}, unseen "
+                               f"{group_paired(r, t3[0][1], 'unseen')}" for n, r in compared)
+            md += ["", "#### Training-time augmentation per category (paired by seed against none)", "",
+                   f"{groups}. Fidelity: nearest-class-mean accuracy of real held-out clips / of their generated "
+                   "variants; draws: the category's share of all variants placed nearest to a wrong category "
+                   "(`runs/quality`, seed-0 encoder, seen categories only).", "",
+                   f"| category | | none | {head} | fidelity real / generated | draws of the misplaced variants |",
+                   "|---" * (5 + 2 * len(compared)) + "|"] + rows
             if len(points) > 2:
                 r = pearson([q[2] for q in points], [q[1] for q in points])
                 md.append(f"\nPearson correlation over the seen categories between the variants' fidelity and "
@@ -166,10 +180,6 @@ def main() -> int:
             md += [f"| {q['category']} | {'unseen' if q['unseen'] else 'seen'} | {q['baseline']:.3f} | "
                    f"{q['compared']:.3f} | {q['difference']:+.3f} |" for q in r["pairs"][:8]]
             used.append(pw)
-        keep = load(aug / f"{ds}-train-keeppad" / "results.json")
-        if keep:  # the experiment that gives short clips' variants their padding back
-            md.append(row_paired("training-time only, --keep-padding", keep, t3[0][1]))
-            used.append(aug / f"{ds}-train-keeppad" / "results.json")
         steps = [(s, load(aug / f"{ds}-steps{s}" / "results.json")) for s in (100, 50, 20, 10)]
         if any(r for _, r in steps):
             md += ["", "### DDIM steps (inference-time augmentation, N_g = 5, K = 3)", "", HEAD]

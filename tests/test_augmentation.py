@@ -205,3 +205,35 @@ def test_variant_selection_inside_the_protocol(setup, tmp_path, monkeypatch):
         AugmentConfig(mode="train", generator=str(gen_dir), select_from=3)
     with pytest.raises(ValueError, match="training-time"):
         AugmentConfig(mode="support", generator=str(gen_dir), select_from=3, judge="x")
+
+
+def test_hold_completion_is_the_no_generator_control(tmp_path, monkeypatch):
+    from haad.data.windows import hold_after
+
+    w = np.random.default_rng(0).normal(size=(2, 60, 4, 3)).astype(np.float32)
+    held = hold_after(w, 30)
+    assert np.array_equal(held[:, :30], w[:, :30]) and np.array_equal(held[:, 30:], np.repeat(w[:, 29:30], 30, axis=1))
+    with pytest.raises(ValueError, match="n_obs"):
+        hold_after(w, 0)
+
+    data = synthesize(clips_per_class=6, seed=1)
+    got = {}
+    real = protocol.train_encoder
+
+    def spy(windows, labels, *args, extra_views=None, **kwargs):
+        got["windows"], got["views"] = windows.copy(), extra_views.copy()
+        return real(windows, labels, *args, extra_views=extra_views, **kwargs)
+
+    monkeypatch.setattr(protocol, "train_encoder", spy)
+    aug = AugmentConfig(mode="train", completion="hold", n_obs=20)  # no generator needed
+    train = TrainConfig(epochs=1, iters_per_epoch=1, lr_fix_epochs=0)
+    res = evaluate(data, EvalConfig(seeds=(0,), train=train, augment=aug), out_dir=tmp_path / "run", progress=False)
+    assert np.array_equal(got["views"][:, 0], hold_after(got["windows"], 20))
+    assert res["options"]["augment"]["completion"] == "hold"
+    _, header = __import__("haad.train", fromlist=["load_encoder"]).load_encoder(tmp_path / "run/encoders/seed-0")
+    assert header["meta"]["augment"] == {"completion": "hold", "n_gen_train": 1, "n_obs": 20}
+    assert "completion" not in AugmentConfig(mode="train", generator="g").to_dict()
+    with pytest.raises(ValueError, match="completion must be"):
+        AugmentConfig(mode="train", completion="copy")
+    with pytest.raises(ValueError, match="all equal"):
+        AugmentConfig(mode="train", completion="hold", select_from=2, judge="j")

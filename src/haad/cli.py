@@ -60,6 +60,9 @@ def _add_common_eval(p: argparse.ArgumentParser, augment: bool = True) -> None:
     g.add_argument("--select-from", type=positive_int, default=1,
                    help="training-time: generate N candidates per variant and keep those --judge places most "
                         "firmly in their clip's category (default 1: keep all)")
+    g.add_argument("--completion", choices=("generator", "hold"), default="generator",
+                   help="how variants complete the first --n-obs frames: the generator (default) or "
+                        "holding the last observed frame (the no-generator control)")
     g.add_argument("--judge", type=Path, default=None,
                    help="encoder trained without generative augmentation (a checkpoint, or a directory of "
                         "seed-S checkpoints such as an evaluate run's encoders/), for --select-from")
@@ -175,6 +178,7 @@ def _eval_config(args, seeds, method="fewshot"):
         n_obs=getattr(args, "n_obs", 30), steps=getattr(args, "gen_steps", 100),
         keep_padding=getattr(args, "keep_padding", False),
         select_from=getattr(args, "select_from", 1),
+        completion=getattr(args, "completion", "generator"),
         judge=str(args.judge) if getattr(args, "judge", None) else None)
     return EvalConfig(method=method, seeds=tuple(seeds), k_shot=getattr(args, "k_shot", 3),
                       window=WindowConfig(crop=getattr(args, "crop", "first")),

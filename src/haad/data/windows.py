@@ -94,6 +94,18 @@ def repad(windows: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return out
 
 
+def hold_after(windows: np.ndarray, n_obs: int) -> np.ndarray:
+    """Copy of (..., H, J, 3) ``windows`` whose frames from ``n_obs`` on repeat frame ``n_obs - 1``.
+
+    The zero-velocity completion of the first ``n_obs`` frames: what a generated variant would be if
+    the generator added no motion of its own (the control for generative augmentation).
+    """
+    h = windows.shape[-3]
+    if not 1 <= n_obs <= h:
+        raise ValueError(f"n_obs must be in 1..{h}, got {n_obs}")
+    return np.array(windows[..., np.minimum(np.arange(h), n_obs - 1), :, :], copy=True)
+
+
 def random_window(clip: np.ndarray, root: int, rng: np.random.Generator, cfg: WindowConfig = WindowConfig()) -> np.ndarray:
     """A window starting at a uniformly drawn frame (training-time cropping of longer clips)."""
     start = 0

@@ -16,9 +16,10 @@ import numpy as np
 
 from haad.data.collection import Collection
 from haad.data.splits import Split, support_draws
-from haad.data.windows import WindowConfig, repad
+from haad.data.windows import WindowConfig, hold_after, repad
 
 MODES = ("none", "train", "support", "both")
+COMPLETIONS = ("generator", "hold")
 PROVENANCE = "provenance.json"
 
 
@@ -45,6 +46,9 @@ class AugmentConfig:
         judge: with ``select_from > 1``, an encoder trained without generative augmentation: its
             checkpoint directory, or a directory of ``seed-S`` checkpoints (one per seed, e.g. the
             ``encoders/`` of an ``evaluate --out`` run), so each seed is judged by its own encoder.
+        completion: ``generator`` (default) completes the first ``n_obs`` frames with the diffusion
+            model; ``hold`` repeats the last observed frame instead (no generator needed), the control
+            that tells what the generated motion adds over the observed prefix alone.
     """
 
     mode: str = "none"
@@ -57,12 +61,17 @@ class AugmentConfig:
     keep_padding: bool = False
     select_from: int = 1
     judge: str | None = None
+    completion: str = "generator"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"augment mode must be one of {MODES}, got {self.mode!r}")
-        if self.mode != "none" and not self.generator:
+        if self.completion not in COMPLETIONS:
+            raise ValueError(f"completion must be one of {COMPLETIONS}, got {self.completion!r}")
+        if self.mode != "none" and self.completion == "generator" and not self.generator:
             raise ValueError(f"augment mode {self.mode!r} needs a generator checkpoint (--generator)")
+        if self.completion == "hold" and self.select_from > 1:
+            raise ValueError("select_from needs generated variants; with completion 'hold' they are all equal")
         for name in ("n_gen_train", "n_gen_support", "n_obs", "steps", "select_from"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -87,6 +96,8 @@ class AugmentConfig:
         if self.select_from == 1:
             d.pop("select_from")
             d.pop("judge")
+        if self.completion == "generator":
+            d.pop("completion")
         return d
 
     def train_settings(self, seed: int | None = None) -> dict:
@@ -96,6 +107,9 @@ class AugmentConfig:
         """
         from haad.generator.bank import file_digest
 
+        if self.completion == "hold":  # no generator, no sampling: only what is held matters
+            return {"completion": "hold", "n_gen_train": self.n_gen_train, "n_obs": self.n_obs,
+                    **({"keep_padding": True} if self.keep_padding else {})}
         # The generator is identified by its weights, so a retrained generator at the same path
         # is not mistaken for the old one (and a moved one is still recognised).
         settings = {"generator_digest": file_digest(Path(self.generator) / "weights.safetensors"),
@@ -152,16 +166,21 @@ def make_augmenters(cfg: AugmentConfig, data: Collection, split: Split, windows:
         return None, None
     from haad.generator.bank import AugmentationBank, GenerationSettings, file_digest
 
-    check_no_leak(cfg.generator, data, split)
-    bank = AugmentationBank(cfg.bank or Path(cfg.generator) / "bank", cfg.generator, progress=progress)
+    bank = None
+    if cfg.completion == "generator":
+        check_no_leak(cfg.generator, data, split)
+        bank = AugmentationBank(cfg.bank or Path(cfg.generator) / "bank", cfg.generator, progress=progress)
     cache: dict = {}
 
     def variants(seed: int, n: int, idx: np.ndarray, tag: str) -> np.ndarray:
         key = (seed, tag)
         if key not in cache:
             cache.clear()
-            settings = GenerationSettings(n_variants=n, n_obs=cfg.n_obs, steps=cfg.steps)
-            v = bank.variants(windows[idx], settings, seed)
+            if bank is None:  # completion "hold": n copies of the zero-velocity completion
+                v = np.repeat(hold_after(windows[idx], cfg.n_obs)[:, None], n, axis=1)
+            else:
+                settings = GenerationSettings(n_variants=n, n_obs=cfg.n_obs, steps=cfg.steps)
+                v = bank.variants(windows[idx], settings, seed)
             cache[key] = repad(v, lengths[idx]) if cfg.keep_padding else v
         return cache[key]
 

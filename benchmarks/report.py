@@ -146,6 +146,11 @@ def main() -> int:
         if select:  # variants kept only when the seed's no-augmentation encoder places them in their category
             md.append(row_paired("training-time only, selected variants (--select-from 3)", select, t3[0][1]))
             used.append(aug / f"{ds}-train-select3" / "results.json")
+        hold = load(aug / f"{ds}-train-hold" / "results.json")
+        if hold:  # the control: the observed prefix with its last frame held, no generated motion
+            md.append(row_paired("training-time only, control: held last frame, no generator (--completion hold)",
+                                 hold, t3[0][1]))
+            used.append(aug / f"{ds}-train-hold" / "results.json")
         keep = load(aug / f"{ds}-train-keeppad" / "results.json")
         if keep:  # the experiment that gives short clips' variants their padding back
             md.append(row_paired("training-time only, --keep-padding", keep, t3[0][1]))
@@ -154,7 +159,8 @@ def main() -> int:
             # Where does training-time augmentation move the AUC? Seen categories are the ones the
             # encoder and the generator trained on; unseen ones change only through the encoder.
             quality = load(runs / "quality" / f"{ds}.json")
-            compared = [("training-time only", t3[2][1])] + ([("selected variants (R = 3)", select)] if select else [])
+            compared = [("training-time only", t3[2][1])] + ([("selected variants (R = 3)", select)] if select else []) \
+                + ([("control: held last frame", hold)] if hold else [])
             rows, points = per_category_lift([r for _, r in compared], t3[0][1], quality)
             head = " | ".join(f"{n} | difference (seeds up)" for n, _ in compared)
             groups = "; ".join(f"{n}: seen {group_paired(r, t3[0][1], 'seen')}, unseen "

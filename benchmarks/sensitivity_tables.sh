@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 3: the paper's Table 4 (observed/predicted lengths) and Figure 7 (training-time N_g) on one
 # dataset. Both retrain the encoder for every setting, so they are the costly part of the ablations.
-# Usage: bash benchmarks/sensitivity_tables.sh DATASET {table4|fig7|select|all} [SEEDS] [OUT_ROOT]
+# Usage: bash benchmarks/sensitivity_tables.sh DATASET {table4|fig7|select|hold|all} [SEEDS] [OUT_ROOT]
 # Needs: runs/gen/DATASET (the O = 30 generator) for Figure 7 and, for Table 4, one generator trained
 # with every O:
 #   haad train-generator --dataset DATASET --iterations 3000 --n-obs 10,20,30,40,50 --out runs/gen/DATASET-multiobs
@@ -11,6 +11,8 @@
 # "select" is our addition: training-time variants kept only if the seed's no-augmentation encoder
 # (runs/core/DATASET-fewshot, benchmarks/core_tables.sh) places them in their clip's category, 3
 # candidates per kept variant, 100 DDIM steps like Table 3's training-time row it is compared with.
+# "hold" is the control for training-time augmentation: the extra positive is the observed prefix
+# with its last frame held (--completion hold), i.e. the variant without any generated motion.
 # On a 2-core machine set OMP_NUM_THREADS=1 and run two of these side by side.
 set -euo pipefail
 ds=$1; part=$2; seeds=${3:-3}; out=${4:-runs/aug}
@@ -32,4 +34,7 @@ fi
 if [ "$part" = select ] || [ "$part" = all ]; then
   haad evaluate --dataset "$ds" --seeds "$seeds" --generator "runs/gen/$ds" --augment train --gen-steps 100 \
     --select-from 3 --judge "runs/core/$ds-fewshot/encoders" --quiet --out "$out/$ds-train-select3"
+fi
+if [ "$part" = hold ] || [ "$part" = all ]; then
+  haad evaluate --dataset "$ds" --seeds "$seeds" --augment train --completion hold --quiet --out "$out/$ds-train-hold"
 fi

@@ -51,6 +51,15 @@ def embed(encoder, windows: np.ndarray, batch: int = 512) -> np.ndarray:
                                for i in range(0, len(windows), batch)])
 
 
+def emit(result: dict, path: Path | None) -> None:
+    """Print a benchmark result as JSON and, with ``path``, also write it there."""
+    text = json.dumps(result, indent=2)
+    print(text)
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", required=True)
@@ -120,11 +129,7 @@ def main() -> int:
         "attracts_misplaced": {data.class_names[c]: float(((gen_pred == c) & ~hit["generated"]).sum()
                                                           / max(1, (~hit["generated"]).sum())) for c in seen},
     }
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    emit(out, args.json)
     return 0
 
 

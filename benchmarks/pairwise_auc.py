@@ -14,11 +14,11 @@ training-time augmentation) makes the normal category confuse with. Prints one J
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
+from generator_quality import emit  # benchmarks/ is on sys.path when run as a script
 from sklearn.metrics import roc_auc_score
 
 from haad.data import load_dataset
@@ -71,11 +71,7 @@ def main() -> int:
                     "difference": other[c] - base[c]} for c in base), key=lambda r: r["difference"])
     out = {"command": "python " + " ".join(sys.argv), "dataset": args.dataset, "normal": args.normal,
            "runs": [str(r) for r in args.runs], "seeds": seeds, "k_shot": args.k_shot, "pairs": rows}
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    emit(out, args.json)
     return 0
 
 

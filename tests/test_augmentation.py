@@ -34,6 +34,20 @@ def setup(tmp_path_factory):
     return data, split, gen_dir
 
 
+@pytest.fixture
+def training_inputs(monkeypatch):
+    """Records the windows and extra views the protocol hands to encoder training (then trains as usual)."""
+    got = {}
+    real = protocol.train_encoder
+
+    def spy(windows, labels, *args, extra_views=None, **kwargs):
+        got["windows"], got["views"] = windows.copy(), None if extra_views is None else extra_views.copy()
+        return real(windows, labels, *args, extra_views=extra_views, **kwargs)
+
+    monkeypatch.setattr(protocol, "train_encoder", spy)
+    return got
+
+
 def test_bank_generates_once_and_reuses(setup, tmp_path, monkeypatch):
     data, split, gen_dir = setup
     w = make_windows(data.clips[:5], data.layout.root)
@@ -111,18 +125,11 @@ def test_repad_gives_back_the_clip_padding():
     assert content_lengths(clips, WindowConfig(crop="resample")).tolist() == [60, 60]
 
 
-def test_keep_padding_reaches_the_training_positives(setup, tmp_path, monkeypatch):
+def test_keep_padding_reaches_the_training_positives(setup, tmp_path, training_inputs):
     data, _, gen_dir = setup
     short = Collection(clips=[c[:20] if i % 2 == 0 else c for i, c in enumerate(data.clips)], labels=data.labels,
                        class_names=data.class_names, layout=data.layout, source="short")
-    got = {}
-    real = protocol.train_encoder
-
-    def spy(windows, labels, *args, extra_views=None, **kwargs):
-        got["windows"], got["views"] = windows.copy(), extra_views.copy()
-        return real(windows, labels, *args, extra_views=extra_views, **kwargs)
-
-    monkeypatch.setattr(protocol, "train_encoder", spy)
+    got = training_inputs
     train = TrainConfig(epochs=1, iters_per_epoch=1, lr_fix_epochs=0)
     for keep in (False, True):
         aug = AugmentConfig(mode="train", generator=str(gen_dir), steps=3, keep_padding=keep,
@@ -165,19 +172,12 @@ def test_faithfulness_margin_and_selection_keep_the_variants_of_their_own_catego
         select_faithful(cand, np.array([0, 1]), 5, embed, real, real_labels)
 
 
-def test_variant_selection_inside_the_protocol(setup, tmp_path, monkeypatch):
+def test_variant_selection_inside_the_protocol(setup, tmp_path, training_inputs):
     data, _, gen_dir = setup
     train = TrainConfig(epochs=1, iters_per_epoch=2, lr_fix_epochs=0)
     judges = tmp_path / "judges"
     evaluate(data, EvalConfig(seeds=(0, 1), train=train), out_dir=judges, progress=False)
-    got = {}
-    real = protocol.train_encoder
-
-    def spy(windows, labels, *args, extra_views=None, **kwargs):
-        got["views"] = extra_views.copy()
-        return real(windows, labels, *args, extra_views=extra_views, **kwargs)
-
-    monkeypatch.setattr(protocol, "train_encoder", spy)
+    got = training_inputs
     aug = AugmentConfig(mode="train", generator=str(gen_dir), n_gen_train=2, steps=3, select_from=3,
                         judge=str(judges / "encoders"), bank=str(tmp_path / "bank"))
     res = evaluate(data, EvalConfig(seeds=(1,), train=train, augment=aug), out_dir=tmp_path / "run", progress=False)
@@ -207,7 +207,7 @@ def test_variant_selection_inside_the_protocol(setup, tmp_path, monkeypatch):
         AugmentConfig(mode="support", generator=str(gen_dir), select_from=3, judge="x")
 
 
-def test_hold_completion_is_the_no_generator_control(tmp_path, monkeypatch):
+def test_hold_completion_is_the_no_generator_control(tmp_path, training_inputs):
     from haad.data.windows import hold_after
 
     w = np.random.default_rng(0).normal(size=(2, 60, 4, 3)).astype(np.float32)
@@ -217,14 +217,7 @@ def test_hold_completion_is_the_no_generator_control(tmp_path, monkeypatch):
         hold_after(w, 0)
 
     data = synthesize(clips_per_class=6, seed=1)
-    got = {}
-    real = protocol.train_encoder
-
-    def spy(windows, labels, *args, extra_views=None, **kwargs):
-        got["windows"], got["views"] = windows.copy(), extra_views.copy()
-        return real(windows, labels, *args, extra_views=extra_views, **kwargs)
-
-    monkeypatch.setattr(protocol, "train_encoder", spy)
+    got = training_inputs
     aug = AugmentConfig(mode="train", completion="hold", n_obs=20)  # no generator needed
     train = TrainConfig(epochs=1, iters_per_epoch=1, lr_fix_epochs=0)
     res = evaluate(data, EvalConfig(seeds=(0,), train=train, augment=aug), out_dir=tmp_path / "run", progress=False)

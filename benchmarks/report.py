@@ -51,9 +51,8 @@ def paired(res, base) -> str:
     d = [a[s] - b[s] for s in a if s in b]
     if not d:
         return "—"
-    m = sum(d) / len(d)
-    sd = (sum((x - m) ** 2 for x in d) / (len(d) - 1)) ** 0.5 if len(d) > 1 else 0.0
-    return f"{m:+.3f} ± {sd:.3f} ({sum(x > 0 for x in d)}/{len(d)} seeds up)"
+    m, sd, up = diff_stats(d)
+    return f"{m:+.3f} ± {sd:.3f} ({up}/{len(d)} seeds up)"
 
 
 HEAD_PAIRED = ("| method | seeds | mean | seen | unseen | vs none, paired by seed |\n"

@@ -95,7 +95,7 @@ def repad(windows: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def hold_after(windows: np.ndarray, n_obs: int) -> np.ndarray:
-    """Copy of (..., H, J, 3) ``windows`` whose frames from ``n_obs`` on repeat frame ``n_obs - 1``.
+    """Copy of (N, ..., H, J, 3) ``windows`` whose frames from ``n_obs`` on repeat frame ``n_obs - 1``.
 
     The zero-velocity completion of the first ``n_obs`` frames: what a generated variant would be if
     the generator added no motion of its own (the control for generative augmentation).
@@ -103,7 +103,7 @@ def hold_after(windows: np.ndarray, n_obs: int) -> np.ndarray:
     h = windows.shape[-3]
     if not 1 <= n_obs <= h:
         raise ValueError(f"n_obs must be in 1..{h}, got {n_obs}")
-    return np.array(windows[..., np.minimum(np.arange(h), n_obs - 1), :, :], copy=True)
+    return repad(windows, np.full(len(windows), n_obs))
 
 
 def random_window(clip: np.ndarray, root: int, rng: np.random.Generator, cfg: WindowConfig = WindowConfig()) -> np.ndarray:

@@ -155,7 +155,7 @@ def test_any_skeleton_layout_end_to_end(tmp_path):
 
 @pytest.fixture(scope="module")
 def multiobs_generator(tmp_path_factory):
-    """A 2-iteration generator trained through the CLI with O in {10, 50} (shared: training costs ~20 s)."""
+    """A 2-iteration generator trained through the CLI with O in {10, 50} (shared across tests)."""
     out = tmp_path_factory.mktemp("gen") / "g"
     haad("train-generator", "--dataset", "synthetic", "--iterations", "2", "--batch-size", "8",
          "--n-obs", "10,50", "--quiet", "--out", out)

@@ -13,7 +13,7 @@ from haad.generator import (
     PRESETS, Diffusion, Generator, GeneratorTrainConfig, NoisePredictor, cosine_betas, ddim_timesteps,
     load_generator, make_config, train_generator,
 )
-from haad.generator.train import augment
+from haad.generator.train import augment, normalization_stats
 from haad.skeleton import Layout
 
 torch.set_num_threads(1)
@@ -210,6 +210,26 @@ def test_augmentation_is_rigid(data):
     left = torch.tensor(layout.left)
     m = augment(x, mirror, perm, g)
     assert torch.allclose(m[:, :, left, 0], -x[:, :, torch.tensor(layout.right), 0])
+
+
+@pytest.mark.parametrize("norm", ["feature", "global"])
+def test_normalization_stats_match_the_direct_computation(data, norm):
+    # Without augmentation there is one copy of the data, so the one-pass sums must give what
+    # centring the features and taking the DCT coefficients' mean square directly gives.
+    windows, layout = data
+    x = torch.tensor(windows[:50], dtype=torch.float64)
+    cfg = GeneratorTrainConfig(rotate=False, mirror=False, norm=norm)
+    stats = normalization_stats(x.float(), cfg, None, layout, 60, 20)
+    plain = Diffusion(length=60, n_coef=20, num_joints=layout.num_joints, transform=cfg.transform,
+                      parents=list(layout.parents), root=layout.root)
+    feats = plain.features(x)
+    mean = feats.mean(dim=(0, 1))
+    msq = plain.to_dct(feats - mean).pow(2)
+    want = msq.mean().sqrt().expand(layout.num_joints, 3) if norm == "global" else msq.mean(dim=(0, 1)).sqrt()
+    if norm == "feature":
+        want = want.clamp_min(0.01 * float(np.median(want.numpy())))  # numpy: the mean of the middle two
+    assert torch.allclose(stats.mean.double(), mean, atol=1e-6)
+    assert torch.allclose(stats.scale.double(), want, rtol=1e-5)
 
 
 # --- the trained generator ------------------------------------------------------------------------------

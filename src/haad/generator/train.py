@@ -173,18 +173,32 @@ def normalization_stats(windows: torch.Tensor, cfg: GeneratorTrainConfig, perm, 
     g = torch.Generator().manual_seed(cfg.seed + 2)
     n = len(windows)
     reps = max(1, math.ceil(cfg.norm_samples / n)) if (cfg.rotate or cfg.mirror) else 1
-    x = torch.cat([augment(windows.cpu().double(), cfg, perm, g) for _ in range(reps)])
-    j = x.shape[2]
+    j = windows.shape[2]
     kw = dict(length=length, n_coef=n_coef, num_joints=j, transform=cfg.transform,
               parents=list(layout.parents), root=layout.root)
-    feats = Diffusion(**kw).features(x.float()).double()
-    mean = feats.mean(dim=(0, 1))  # (J, 3)
-    tmp = Diffusion(**kw, mean=mean.numpy())
-    coef = tmp.to_dct(tmp.normalize(x.float()).double())
+    plain = Diffusion(**kw)
+    base = windows.cpu().double()
+    # One pass over the augmented copies, one copy at a time (all at once took GBs and ~20 s).
+    # The DCT is linear, so the centred coefficients' mean square follows from per-coefficient sums
+    # of C = DCT(features): mean((C_k - m d_k)^2) = E[C_k^2] - 2 m d_k E[C_k] + m^2 d_k^2, with
+    # d_k the k-th DCT row's sum and m the per-feature mean.
+    feat_sum = torch.zeros(j, 3, dtype=torch.float64)
+    c_sum = torch.zeros(n_coef, j, 3, dtype=torch.float64)
+    c_sq = torch.zeros(n_coef, j, 3, dtype=torch.float64)
+    for _ in range(reps):
+        feats = plain.features(augment(base, cfg, perm, g))
+        feat_sum += feats.sum(dim=(0, 1))
+        coef = plain.to_dct(feats)
+        c_sum += coef.sum(dim=0)
+        c_sq += coef.pow(2).sum(dim=0)
+    count = reps * n
+    mean = feat_sum / (count * length)  # (J, 3), over windows and frames
+    d = plain.dct_mat.double().sum(dim=1)[:, None, None]  # (n_coef, 1, 1)
+    msq = (c_sq / count - 2 * mean * d * (c_sum / count) + (mean * d) ** 2).clamp_min(0)  # (n_coef, J, 3)
     if cfg.norm == "global":
-        scale = np.full((j, 3), float(coef.pow(2).mean().sqrt()))
+        scale = np.full((j, 3), float(msq.mean().sqrt()))
     else:
-        scale = coef.pow(2).mean(dim=(0, 1)).sqrt().numpy()
+        scale = msq.mean(dim=0).sqrt().numpy()
         scale = np.maximum(scale, 0.01 * float(np.median(scale)))
     scale = np.where(scale > 0, scale, 1.0)
     return Diffusion(**kw, mean=mean.numpy(), scale=scale)

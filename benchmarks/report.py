@@ -281,7 +281,7 @@ def sync_readme(readme: Path, md: list, images: str) -> None:
     if at < 0:
         raise SystemExit(f"{readme}: no line {TABLES_HEADING!r} to put the tables under")
     body = []
-    for line in md:
+    for line in "\n".join(md).split("\n"):  # entries of md may hold several lines
         if line.startswith("#"):
             line = "#" + line
         elif line.startswith("![") and "](" in line and "://" not in line:

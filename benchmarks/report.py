@@ -263,8 +263,8 @@ def main() -> int:
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(p, dest)
     (out / "report.md").write_text("\n".join(md) + "\n")
-    readme = out.parent / "README.md"
-    if out.name == "results" and readme.is_file():
+    readme = Path(__file__).resolve().parent / "README.md"
+    if out.resolve() == readme.parent / "results":  # only the default OUT_DIR feeds the README
         sync_readme(readme, md, out.name)
     print("\n".join(md))
     return 0

@@ -6,9 +6,11 @@ Reads runs/core/*/results.json (benchmarks/core_tables.sh), runs/aug/*/results.j
 (benchmarks/augmentation_tables.sh, sensitivity_tables.sh), runs/bench/*/table.md
 (benchmarks/compare_tables.sh), runs/gen/*/ (generator checkpoints), runs/quality/*.json
 (generator_quality.py) and runs/analysis/pairwise-*.json (pairwise_auc.py), and writes OUT_DIR/report.md, the plots and a copy of every
-results.json it used (small JSON files, so the figures stay inspectable without the runs). With the
-default OUT_DIR it also rewrites the "Tables" section at the end of benchmarks/README.md from the
-report, so the two cannot drift apart.
+file it used under OUT_DIR/json, at its path relative to RUNS_ROOT (small JSON and Markdown files, so
+the figures stay inspectable without the runs). A file missing from RUNS_ROOT (a fresh checkout has
+no runs/) is read from that copy instead, so a report can be regenerated, or extended with new runs,
+anywhere. With the default OUT_DIR it also rewrites the "Tables" section at the end of
+benchmarks/README.md from the report, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import sys
 from pathlib import Path
 
 
-def load(path: Path):
+def load_file(path: Path):
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -122,10 +124,29 @@ def pearson(xs: list, ys: list) -> float:
     return sxy / (sxx * syy) ** 0.5 if sxx > 0 and syy > 0 else float("nan")
 
 
+def archived(runs: Path, out: Path):
+    """``find(path under runs)``: the path itself, or, when a fresh checkout lacks it, the copy this
+    report archived under OUT_DIR/json at the same relative path; ``glob(dir, pattern)`` lists both."""
+    def find(p: Path) -> Path:
+        copy = out / "json" / p.relative_to(runs)
+        return p if p.exists() or not copy.exists() else copy
+
+    def glob(d: Path, pattern: str) -> list:
+        copies = out / "json" / d.relative_to(runs)
+        names = {q.name for q in d.glob(pattern)} | {q.name for q in copies.glob(pattern)}
+        return [find(d / n) for n in sorted(names)]
+
+    return find, glob
+
+
 def main() -> int:
     runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs")
     out = Path(sys.argv[2] if len(sys.argv) > 2 else "benchmarks/results")
     out.mkdir(parents=True, exist_ok=True)
+    find, glob = archived(runs, out)
+
+    def load(path: Path):  # a run's file, or its archived copy
+        return load_file(find(path))
     md = []
     used = []
     for ds in ("utd-mhad", "nw-ucla"):
@@ -178,7 +199,7 @@ def main() -> int:
                           f"the AUC change: {r:+.2f} ({len(points)} categories).")
                 plot_lift(points, out / f"lift-vs-fidelity-{ds}.png", ds)
                 md.append(f"\n![lift vs fidelity {ds}](lift-vs-fidelity-{ds}.png)")
-        for pw in sorted((runs / "analysis").glob(f"pairwise-{ds}-*.json")):
+        for pw in glob(runs / "analysis", f"pairwise-{ds}-*.json"):
             r = json.loads(pw.read_text())
             md += ["", f"#### `{r['normal']}` as the normal category: AUC against each other category alone "
                    f"(`benchmarks/pairwise_auc.py`, {len(r['seeds'])} seeds, the 8 largest drops)", "",
@@ -218,8 +239,9 @@ def main() -> int:
         used += [aug / f"{ds}-steps{s}" / "results.json" for s in (100, 50, 20, 10)]
         used += [aug / f"{ds}-ns{ns}-ng{ng}" / "results.json" for ns, ng in grid]
         for name in (ds, f"{ds}-multiobs"):
-            gen = runs / "gen" / name / "config.json"
+            gen = find(runs / "gen" / name / "config.json")
             if gen.is_file():
+                used.append(gen)
                 header = json.loads(gen.read_text())
                 plot_loss(header, out / f"generator-loss-{name}.png", name)
                 tr, meta = header["config"]["train"], header["meta"]
@@ -227,13 +249,12 @@ def main() -> int:
                 md.append(f"\nGenerator `runs/gen/{name}` ({tr['preset']} preset, {meta['num_parameters']:,} "
                           f"parameters, O in {trained_obs}): {meta['iteration']} iterations of batch {tr['batch_size']} "
                           f"in {meta['elapsed_s']:.0f} s (wall clock, other jobs sharing the 2 cores).\n\n![generator loss {name}](generator-loss-{name}.png)")
-        table = runs / "bench" / ds / "table.md"
+        table = find(runs / "bench" / ds / "table.md")
         if table.is_file():
             md += ["", "### Comparison with one-model-per-category baselines", "", table.read_text()]
-            shutil.copy(table, out / f"table-{ds}.md")
-            shutil.copy(runs / "bench" / ds / "table.json", out / f"table-{ds}.json")
+            used += [table, find(runs / "bench" / ds / "table.json")]
         md.append("")
-    quality = sorted((runs / "quality").glob("*.json"))
+    quality = glob(runs / "quality", "*.json")
     if quality:
         md += ["## Generator quality on held-out clips (`benchmarks/generator_quality.py`)", "",
                "Test clips of the seen categories (never trained on), several variants each. ADE: mean "
@@ -253,15 +274,13 @@ def main() -> int:
                       f"{f['generated']:.2f} / {f['zero_velocity']:.2f} |")
             used.append(q)
         md.append("")
-    for p in used:
-        if p.suffix == ".json" and p.parent.name in ("quality", "analysis") and p.is_file():
-            dest = out / "json" / p.parent.name / p.name
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(p, dest)
-        elif p.is_file():
-            dest = out / "json" / p.parent.parent.name / p.parent.name / "results.json"
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(p, dest)
+    for p in used:  # archive every input under the same relative path (a fallback is its own copy)
+        p = find(p) if p.is_relative_to(runs) else p
+        if not p.is_file() or not p.is_relative_to(runs):
+            continue
+        dest = out / "json" / p.relative_to(runs)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(p, dest)
     (out / "report.md").write_text("\n".join(md) + "\n")
     readme = Path(__file__).resolve().parent / "README.md"
     if out.resolve() == readme.parent / "results":  # only the default OUT_DIR feeds the README

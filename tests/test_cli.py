@@ -182,3 +182,39 @@ def test_variant_selection_through_the_cli(multiobs_generator, tmp_path):
     res = json.loads((out / "results.json").read_text())
     assert res["options"]["augment"]["select_from"] == 2
     assert res["augment_selection"]["0"]["judge"] == str(judges / "encoders" / "seed-0")
+
+
+def test_seed_ranges_merge_into_the_single_run(tmp_path):
+    """A row run as seeds 0..2 in one go equals seed 0 and seeds 1..2 run apart and merged."""
+    whole, a, b = tmp_path / "whole", tmp_path / "a", tmp_path / "b"
+    common = ("evaluate", "--dataset", "synthetic", "--method", "dct-distance", "--quiet")
+    haad(*common, "--seeds", "3", "--out", whole)
+    haad(*common, "--seeds", "1", "--out", a)
+    haad(*common, "--seeds", "2", "--first-seed", "1", "--out", b)
+    part_b = json.loads((b / "results.json").read_text())
+    assert part_b["seeds"] == [1, 2] and part_b["options"]["seeds"] == [1, 2]
+    r = haad("merge-results", b / "results.json", a, "--out", b)  # in place, parts in any order
+    assert "merged seeds [0, 1, 2]" in r.stdout
+    ref = json.loads((whole / "results.json").read_text())
+    got = json.loads((b / "results.json").read_text())
+    assert got["seeds"] == [0, 1, 2] and got["options"] == ref["options"]
+    for name, cat in ref["per_category"].items():
+        assert got["per_category"][name]["values"] == cat["values"]
+        assert got["per_category"][name]["std"] == pytest.approx(cat["std"], abs=1e-12)
+    for key in ("mean", "seen_mean", "unseen_mean", "mean_std_over_seeds", "unseen_mean_std_over_seeds"):
+        assert got[key] == pytest.approx(ref[key], abs=1e-12)
+    for key in ("false_positive_rate", "true_positive_rate"):
+        assert got["threshold"][key] == pytest.approx(ref["threshold"][key], abs=1e-12)
+    assert [m["seeds"] for m in got["merged_from"]] == [[1, 2], [0]]
+
+    # refusals name the clash and leave the output as it was
+    before = (b / "results.json").read_bytes()
+    r = haad("merge-results", b, a, "--out", b, check=False)
+    assert r.returncode == 2 and "seed 0 is in both" in r.stderr
+    k1 = tmp_path / "k1"
+    haad(*common, "--seeds", "1", "--first-seed", "5", "--k-shot", "1", "--out", k1)
+    r = haad("merge-results", b, k1, "--out", b, check=False)
+    assert r.returncode == 2 and "k_shot" in r.stderr and str(k1) in r.stderr
+    r = haad("merge-results", b, tmp_path / "nowhere", "--out", b, check=False)
+    assert r.returncode == 2 and "nowhere" in r.stderr
+    assert (b / "results.json").read_bytes() == before

@@ -85,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, default=None, help="where named datasets live (default $HAAD_DATA_DIR)")
     p.add_argument("--method", choices=("fewshot", "dct-distance"), default="fewshot")
     p.add_argument("--seeds", type=positive_int, default=10, help="number of seeds 0..N-1 (default 10)")
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="run seeds F..F+N-1 instead (to extend a run; join the parts with haad merge-results)")
     p.add_argument("--encoder", type=Path, default=None, help="use this trained encoder instead of training")
     p.add_argument("--out", type=Path, required=True, help="output directory (results.json, encoders)")
     _add_common_eval(p)
@@ -99,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline-epochs", type=positive_int, default=None, help="override the baselines' training epochs")
     p.add_argument("--out", type=Path, required=True)
     _add_common_eval(p)
+
+    p = sub.add_parser("merge-results", help="join results.json files of one evaluation run over disjoint seeds")
+    p.add_argument("parts", nargs="+", type=Path, help="results.json files (or their directories)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="output directory for the merged results.json (may be one of the parts' own)")
 
     p = sub.add_parser("train-generator", help="train the DCT diffusion generator on the seen categories")
     p.add_argument("--dataset", required=True)
@@ -203,12 +210,25 @@ def cmd_evaluate(args) -> int:
     from haad.evaluation.report import format_results
 
     data = load_dataset(args.dataset, args.data_dir)
-    cfg = _eval_config(args, range(args.seeds), args.method)
+    if args.first_seed < 0:
+        raise ValueError(f"--first-seed must be >= 0, got {args.first_seed}")
+    cfg = _eval_config(args, range(args.first_seed, args.first_seed + args.seeds), args.method)
     res = evaluate(data, cfg, encoder_dir=args.encoder, out_dir=args.out, progress=not args.quiet,
                    log=None if args.quiet else _log)
     print(format_results(res))
     path = _write_results(args.out, res)
     print(f"results written to {path}")
+    return 0
+
+
+def cmd_merge_results(args) -> int:
+    from haad.evaluation.merge import load_results, merge_results
+    from haad.evaluation.report import format_results
+
+    res = merge_results([load_results(p) for p in args.parts])  # all read before anything is written
+    print(format_results(res))
+    path = _write_results(args.out, res)
+    print(f"merged seeds {res['seeds']} written to {path}")
     return 0
 
 
@@ -434,7 +454,8 @@ def _check_outputs(args) -> None:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"demo": cmd_demo, "evaluate": cmd_evaluate, "benchmark": cmd_benchmark, "detect": cmd_detect, "train-generator": cmd_train_generator, "train": cmd_train, "data": cmd_data}
+    handlers = {"demo": cmd_demo, "evaluate": cmd_evaluate, "benchmark": cmd_benchmark, "detect": cmd_detect, "train-generator": cmd_train_generator, "train": cmd_train, "data": cmd_data,
+                "merge-results": cmd_merge_results}
     try:
         _check_outputs(args)
         return handlers[args.command](args)

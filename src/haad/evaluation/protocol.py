@@ -119,8 +119,13 @@ def category_aucs(embeddings: np.ndarray, data: Collection, split: Split, seed: 
 
 def summarize(aucs: np.ndarray, data: Collection, split: Split) -> dict:
     """Per-category mean +- std over seeds and the overall/seen/unseen means. ``aucs``: (S, C)."""
-    per_cat = {name: mean_std(aucs[:, c]) for c, name in enumerate(data.class_names)}
-    seen, unseen = list(split.seen), list(split.unseen)
+    return summarize_matrix(aucs, list(data.class_names), list(split.seen), list(split.unseen))
+
+
+def summarize_matrix(aucs: np.ndarray, class_names: list, seen: list, unseen: list) -> dict:
+    """:func:`summarize` from the names alone (``seen``/``unseen``: category indices into ``class_names``)."""
+    aucs = np.asarray(aucs, dtype=np.float64)
+    per_cat = {name: mean_std(aucs[:, c]) for c, name in enumerate(class_names)}
     return {
         "per_category": per_cat,
         "mean": float(aucs.mean()),
@@ -129,8 +134,8 @@ def summarize(aucs: np.ndarray, data: Collection, split: Split) -> dict:
         "mean_std_over_seeds": float(aucs.mean(axis=1).std()),
         "seen_mean_std_over_seeds": float(aucs[:, seen].mean(axis=1).std()),
         "unseen_mean_std_over_seeds": float(aucs[:, unseen].mean(axis=1).std()),
-        "seen_categories": [data.class_names[c] for c in seen],
-        "unseen_categories": [data.class_names[c] for c in unseen],
+        "seen_categories": [class_names[c] for c in seen],
+        "unseen_categories": [class_names[c] for c in unseen],
     }
 
 

@@ -1,0 +1,100 @@
+"""Merge results files of one evaluation that was run in parts over disjoint seeds.
+
+Seeds are independent under the protocol (each seed trains its own encoder and draws its own
+support sets), so a 10-seed row may be run as seeds 0-3 in one session and 4-9 in another
+(``haad evaluate --first-seed 4 --seeds 6``). Merging refuses files whose dataset, split, method or
+options differ in anything but the seeds, and files that share a seed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from haad.evaluation.protocol import summarize_matrix
+
+# Fields that must be identical across the merged parts (``options`` is compared without its seeds).
+_SAME = ("dataset", "method", "k_shot", "split", "layout", "encoder", "seen_categories", "unseen_categories")
+
+
+def load_results(path: Path) -> dict:
+    """Read a results.json (or the results.json inside a directory), with errors naming the file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    try:
+        res = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such results file") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not a JSON results file ({e})") from None
+    for key in ("seeds", "per_category", "options", "dataset"):
+        if key not in res:
+            raise ValueError(f"{path}: not a results file of haad evaluate (no {key!r})")
+    res["_path"] = str(path)
+    return res
+
+
+def merge_results(parts: list) -> dict:
+    """One results dict over the union of the parts' seeds, summarised as if run in one go.
+
+    ``parts``: results dicts as written by ``haad evaluate``. The summary statistics are recomputed
+    from the per-seed AUCs; ``train_seconds`` and the threshold rates become seed-weighted means
+    (each seed contributes the same number of calibration pairs); ``merged_from`` records every
+    part's file and seeds.
+    """
+    if len(parts) < 2:
+        raise ValueError("merging needs at least two results files")
+    first = parts[0]
+    names = list(first["per_category"])
+    base_opts = {k: v for k, v in first["options"].items() if k != "seeds"}
+    seen_at = {}
+    for p in parts:
+        where = p.get("_path", "a results dict")
+        for key in _SAME:
+            if p.get(key) != first.get(key):
+                raise ValueError(f"{where}: {key} differs from {first.get('_path', 'the first file')}; "
+                                 "only runs that differ in their seeds can be merged")
+        opts = {k: v for k, v in p["options"].items() if k != "seeds"}
+        if opts != base_opts:
+            diff = sorted(k for k in set(opts) | set(base_opts) if opts.get(k) != base_opts.get(k))
+            raise ValueError(f"{where}: options differ from {first.get('_path', 'the first file')} in {diff}")
+        if list(p["per_category"]) != names:
+            raise ValueError(f"{where}: categories differ from {first.get('_path', 'the first file')}")
+        for s in p["seeds"]:
+            if s in seen_at:
+                raise ValueError(f"seed {s} is in both {seen_at[s]} and {where}")
+            seen_at[s] = where
+    rows = {}  # seed -> (C,) AUCs
+    for p in parts:
+        for i, s in enumerate(p["seeds"]):
+            rows[s] = [p["per_category"][n]["values"][i] for n in names]
+    seeds = sorted(rows)
+    aucs = np.asarray([rows[s] for s in seeds])
+    seen = [names.index(n) for n in first["seen_categories"]]
+    unseen = [names.index(n) for n in first["unseen_categories"]]
+
+    def weighted(get):
+        return float(sum(get(p) * len(p["seeds"]) for p in parts) / len(seeds))
+
+    res = {k: v for k, v in first.items() if k != "_path"}
+    res["seeds"] = seeds
+    res["options"] = dict(first["options"], seeds=seeds)
+    res["train_seconds"] = weighted(lambda p: p.get("train_seconds", 0.0))
+    res.update(summarize_matrix(aucs, names, seen, unseen))
+    if all("threshold" in p for p in parts):
+        res["threshold"] = dict(first["threshold"],
+                                false_positive_rate=weighted(lambda p: p["threshold"]["false_positive_rate"]),
+                                true_positive_rate=weighted(lambda p: p["threshold"]["true_positive_rate"]))
+    selection = {}
+    for p in parts:
+        selection.update(p.get("augment_selection", {}))
+    if selection:
+        res["augment_selection"] = dict(sorted(selection.items(), key=lambda kv: int(kv[0])))
+    merged_from = []
+    for p in parts:  # a part that was itself merged keeps its own provenance
+        merged_from += p.get("merged_from") or [{"file": p.get("_path"), "seeds": p["seeds"]}]
+    res["merged_from"] = merged_from
+    return res

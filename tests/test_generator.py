@@ -212,14 +212,19 @@ def test_augmentation_is_rigid(data):
     assert torch.allclose(m[:, :, left, 0], -x[:, :, torch.tensor(layout.right), 0])
 
 
-@pytest.mark.parametrize("norm", ["feature", "global"])
-def test_normalization_stats_match_the_direct_computation(data, norm):
-    # Without augmentation there is one copy of the data, so the one-pass sums must give what
-    # centring the features and taking the DCT coefficients' mean square directly gives.
+@pytest.mark.parametrize("norm,augmented", [("feature", False), ("global", False), ("feature", True)])
+def test_normalization_stats_match_the_direct_computation(data, norm, augmented):
+    # The one-pass sums must give what centring the features of all (augmented) copies at once and
+    # taking the DCT coefficients' mean square directly gives. Augmented: 4 rotated/mirrored copies,
+    # drawn from the same generator sequence as normalization_stats draws them.
     windows, layout = data
     x = torch.tensor(windows[:50], dtype=torch.float64)
-    cfg = GeneratorTrainConfig(rotate=False, mirror=False, norm=norm)
-    stats = normalization_stats(x.float(), cfg, None, layout, 60, 20)
+    cfg = GeneratorTrainConfig(rotate=augmented, mirror=augmented, norm=norm, norm_samples=200)
+    perm = torch.from_numpy(layout.mirror_permutation()).long() if augmented else None
+    stats = normalization_stats(x.float(), cfg, perm, layout, 60, 20)
+    if augmented:
+        g = torch.Generator().manual_seed(cfg.seed + 2)
+        x = torch.cat([augment(x, cfg, perm, g) for _ in range(4)])
     plain = Diffusion(length=60, n_coef=20, num_joints=layout.num_joints, transform=cfg.transform,
                       parents=list(layout.parents), root=layout.root)
     feats = plain.features(x)

@@ -222,10 +222,13 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_merge_results(args) -> int:
-    from haad.evaluation.merge import load_results, merge_results
+    from haad.evaluation.merge import generator_note, load_results, merge_results
     from haad.evaluation.report import format_results
 
     res = merge_results([load_results(p) for p in args.parts])  # all read before anything is written
+    note = generator_note(res)
+    if note:
+        _log(note)
     print(format_results(res))
     path = _write_results(args.out, res)
     print(f"merged seeds {res['seeds']} written to {path}")

@@ -43,7 +43,7 @@ def merge_results(parts: list) -> dict:
     ``parts``: results dicts as written by ``haad evaluate``. The summary statistics are recomputed
     from the per-seed AUCs; ``train_seconds`` and the threshold rates become seed-weighted means
     (each seed contributes the same number of calibration pairs); ``merged_from`` records every
-    part's file and seeds.
+    part's file, seeds and generator digest. ``generator_sha256`` stays only if all parts share it.
     """
     if len(parts) < 2:
         raise ValueError("merging needs at least two results files")
@@ -95,6 +95,20 @@ def merge_results(parts: list) -> dict:
         res["augment_selection"] = dict(sorted(selection.items(), key=lambda kv: int(kv[0])))
     merged_from = []
     for p in parts:  # a part that was itself merged keeps its own provenance
-        merged_from += p.get("merged_from") or [{"file": p.get("_path"), "seeds": p["seeds"]}]
+        merged_from += p.get("merged_from") or [{"file": p.get("_path"), "seeds": p["seeds"],
+                                                 "generator_sha256": p.get("generator_sha256")}]
     res["merged_from"] = merged_from
+    digests = {m.get("generator_sha256") for m in merged_from}
+    res.pop("generator_sha256", None)
+    if len(digests) == 1 and None not in digests:
+        res["generator_sha256"] = digests.pop()
     return res
+
+
+def generator_note(res: dict) -> str | None:
+    """A warning when the merged parts' generated variants came from different (or unrecorded) weights."""
+    augment = res.get("options", {}).get("augment") or {}
+    if not augment.get("generator") or augment.get("mode", "none") == "none" or "generator_sha256" in res:
+        return None
+    return ("note: the parts' generator weights differ or were not recorded (merged_from lists each part's "
+            "generator_sha256); the merged row mixes generator instances")

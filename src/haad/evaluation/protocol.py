@@ -209,6 +209,10 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
         "train_seconds": float(np.mean(train_seconds)) if train_seconds else 0.0,
     }
     res.update(summarize(aucs, data, split))
+    if config.augment.mode != "none" and config.augment.generator and config.augment.completion != "hold":
+        # The path in the options does not identify the weights (a retrained generator may sit there).
+        from haad.generator.bank import file_digest
+        res["generator_sha256"] = file_digest(Path(config.augment.generator) / "weights.safetensors")
     selection = getattr(extra_views, "selection", None)
     if selection:  # variant selection: per seed, the judge and the share of kept variants in their category
         res["augment_selection"] = {str(s): v for s, v in sorted(selection.items())}

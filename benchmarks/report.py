@@ -32,10 +32,42 @@ def fmt(res, key="mean"):
     return f"{res[key]:.3f}" + (f" ± {std:.3f}" if std is not None else "")
 
 
+def generator_parts(res) -> list:
+    """For a row merged from parts whose generator weights differ: (seeds, short digest or "?") per
+    part, else an empty list (see haad merge-results)."""
+    by_digest = {}
+    for m in (res or {}).get("merged_from") or []:
+        by_digest.setdefault(m.get("generator_sha256"), []).extend(m["seeds"])
+    if len(by_digest) < 2:
+        return []
+    return [(sorted(seeds), (d or "?")[:8]) for d, seeds in by_digest.items()]
+
+
 def row(label, res):
     if res is None:
         return f"| {label} | — | — | — | — |"
-    return f"| {label} | {len(res['seeds'])} | {fmt(res)} | {fmt(res, 'seen_mean')} | {fmt(res, 'unseen_mean')} |"
+    mark = "*" if generator_parts(res) else ""  # explained under the table (MIXED_NOTE)
+    return (f"| {label} | {len(res['seeds'])}{mark} | {fmt(res)} | {fmt(res, 'seen_mean')} | "
+            f"{fmt(res, 'unseen_mean')} |")
+
+
+def mixed_note(runs: list) -> list:
+    """Lines explaining the rows marked * in a table of ``runs`` ((label, res) pairs), if any."""
+    lines = []
+    for label, res in runs:
+        parts = generator_parts(res)
+        if parts:
+            lines.append(f"{label}: " + ", ".join(f"seeds {seed_span(s)} generator {d}" for s, d in parts))
+    if not lines:
+        return []
+    return ["", "\\* Seeds whose variants came from different instances of the generator, trained by the same "
+            "command (\"?\": weights not recorded). Retraining a generator is not bitwise reproducible, so a "
+            "row extended after its generator was lost mixes instances. " + "; ".join(lines) + "."]
+
+
+def seed_span(seeds: list) -> str:
+    return f"{seeds[0]}–{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 1 \
+        else ", ".join(map(str, seeds))
 
 
 HEAD = "| method | seeds | mean | seen | unseen |\n|---|---|---|---|---|"
@@ -226,11 +258,13 @@ def main() -> int:
             md += ["", "### Table 4: observed / predicted frames of the generated variants (training-time "
                    "augmentation, N_g = 1, 20 DDIM steps; one generator trained with every O)", "", HEAD_PAIRED]
             md += [row_paired(f"{o} / {60 - o}", r, core["fewshot"]) for o, r in obs]
+            md += mixed_note([(f"{o} / {60 - o}", r) for o, r in obs])
         ng_train = [(n, load(aug / f"{ds}-train-ng{n}" / "results.json")) for n in (1, 3, 5, 10)]
         if any(r for _, r in ng_train):
             md += ["", "### Figure 7: mean AUC against training-time N_g (inference-time augmentation off, "
                    "K = 3, 20 DDIM steps)",
                    "", HEAD_PAIRED] + [row_paired(f"N_g = {n}", r, core["fewshot"]) for n, r in ng_train]
+            md += mixed_note([(f"N_g = {n}", r) for n, r in ng_train])
             plot_curve(ng_train, t3[0][1], out / f"fig7-{ds}.png", ds)
             md.append(f"\n![Figure 7 {ds}](fig7-{ds}.png)")
         used += [aug / f"{ds}-obs{o}" / "results.json" for o, _ in obs]

@@ -65,6 +65,18 @@ def mixed_note(runs: list) -> list:
             "row extended after its generator was lost mixes instances. " + "; ".join(lines) + "."]
 
 
+def weights_digest(gen_dir: Path, out: Path) -> str:
+    """sha256 of a generator's weights, kept beside the archived config (the weights are not archived)."""
+    kept = out / "json" / "gen" / gen_dir.name / "weights.sha256"
+    weights = gen_dir / "weights.safetensors"
+    if weights.is_file():
+        from haad.generator.bank import file_digest
+
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(file_digest(weights) + "\n")
+    return kept.read_text().strip() if kept.is_file() else "unknown"
+
+
 def seed_span(seeds: list) -> str:
     return f"{seeds[0]}–{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 1 \
         else ", ".join(map(str, seeds))
@@ -280,9 +292,13 @@ def main() -> int:
                 plot_loss(header, out / f"generator-loss-{name}.png", name)
                 tr, meta = header["config"]["train"], header["meta"]
                 trained_obs = tr["n_obs_choices"] or [tr["n_obs"]]
+                digest = weights_digest(runs / "gen" / name, out)
                 md.append(f"\nGenerator `runs/gen/{name}` ({tr['preset']} preset, {meta['num_parameters']:,} "
-                          f"parameters, O in {trained_obs}): {meta['iteration']} iterations of batch {tr['batch_size']} "
-                          f"in {meta['elapsed_s']:.0f} s (wall clock, other jobs sharing the 2 cores).\n\n![generator loss {name}](generator-loss-{name}.png)")
+                          f"parameters, O in {trained_obs}, weights sha256 {digest[:8]}): {meta['iteration']} "
+                          f"iterations of batch {tr['batch_size']} in {meta['elapsed_s']:.0f} s (wall clock, other "
+                          "jobs sharing the 2 cores). Rows whose results.json records no `generator_sha256` used an "
+                          "earlier instance trained by the same command."
+                          f"\n\n![generator loss {name}](generator-loss-{name}.png)")
         table = find(runs / "bench" / ds / "table.md")
         if table.is_file():
             md += ["", "### Comparison with one-model-per-category baselines", "", table.read_text()]

@@ -9,7 +9,8 @@ Reads runs/core/*/results.json (benchmarks/core_tables.sh), runs/aug/*/results.j
 file it used under OUT_DIR/json, at its path relative to RUNS_ROOT (small JSON and Markdown files, so
 the figures stay inspectable without the runs). A file missing from RUNS_ROOT (a fresh checkout has
 no runs/) is read from that copy instead, so a report can be regenerated, or extended with new runs,
-anywhere. With the default OUT_DIR it also rewrites the "Tables" section at the end of
+anywhere; a run that lacks some of its copy's seeds stops the report rather than replace it, and a
+row leaves the report only when its archived copy is deleted. With the default OUT_DIR it also rewrites the "Tables" section at the end of
 benchmarks/README.md from the report, so the two cannot drift apart.
 """
 
@@ -43,21 +44,25 @@ def generator_parts(res) -> list:
     return [(sorted(seeds), (d or "?")[:8]) for d, seeds in by_digest.items()]
 
 
+_marked = []  # (label, res) of the rows marked * since the last mixed_note()
+
+
 def row(label, res):
     if res is None:
         return f"| {label} | — | — | — | — |"
-    mark = "*" if generator_parts(res) else ""  # explained under the table (MIXED_NOTE)
+    mark = ""
+    if generator_parts(res):  # explained under the table by mixed_note()
+        mark = "*"
+        _marked.append((label, res))
     return (f"| {label} | {len(res['seeds'])}{mark} | {fmt(res)} | {fmt(res, 'seen_mean')} | "
             f"{fmt(res, 'unseen_mean')} |")
 
 
-def mixed_note(runs: list) -> list:
-    """Lines explaining the rows marked * in a table of ``runs`` ((label, res) pairs), if any."""
-    lines = []
-    for label, res in runs:
-        parts = generator_parts(res)
-        if parts:
-            lines.append(f"{label}: " + ", ".join(f"seeds {seed_span(s)} generator {d}" for s, d in parts))
+def mixed_note() -> list:
+    """Lines explaining the rows marked * since the last call (none if no row was marked)."""
+    lines = [f"{label}: " + ", ".join(f"seeds {seed_span(s)} generator {d}" for s, d in generator_parts(res))
+             for label, res in _marked]
+    _marked.clear()
     if not lines:
         return []
     return ["", "\\* Seeds whose variants came from different instances of the generator, trained by the same "
@@ -173,7 +178,11 @@ def archived(runs: Path, out: Path):
     report archived under OUT_DIR/json at the same relative path; ``glob(dir, pattern)`` lists both."""
     def find(p: Path) -> Path:
         copy = out / "json" / p.relative_to(runs)
-        return p if p.exists() or not copy.exists() else copy
+        if not p.exists():
+            return copy if copy.exists() else p
+        if copy.is_file() and p.suffix == ".json":
+            refuse_shrinking(p, copy)
+        return p
 
     def glob(d: Path, pattern: str) -> list:
         copies = out / "json" / d.relative_to(runs)
@@ -181,6 +190,17 @@ def archived(runs: Path, out: Path):
         return [find(d / n) for n in sorted(names)]
 
     return find, glob
+
+
+def refuse_shrinking(run: Path, copy: Path) -> None:
+    """Stop before a run that lacks some of its archived copy's seeds replaces that copy."""
+    new, old = load_file(run), load_file(copy)
+    if not (isinstance(new, dict) and isinstance(old, dict) and "seeds" in new and "seeds" in old):
+        return
+    lost = sorted(set(old["seeds"]) - set(new["seeds"]))
+    if lost:
+        raise SystemExit(f"report.py: {run} lacks seeds {lost} of its archived copy {copy}; extend the row "
+                         "instead (benchmarks/extend_seeds.sh), or delete the archived copy to replace it")
 
 
 def main() -> int:
@@ -197,7 +217,7 @@ def main() -> int:
         core = {m: load(runs / "core" / f"{ds}-{m}" / "results.json") for m in ("fewshot", "dct-distance")}
         md += [f"## {ds}", "", "### Core: learned encoder vs no-learning floor (K = 3)", "", HEAD,
                row("fewshot (ours, no generative augmentation)", core["fewshot"]),
-               row("dct-distance (no learning)", core["dct-distance"])]
+               row("dct-distance (no learning)", core["dct-distance"])] + mixed_note()
         if core["fewshot"]:
             md.append(f"\nEncoder training: {core['fewshot']['train_seconds']:.0f} s per seed (mean; measured "
                       "while other jobs shared the 2 cores, so an upper bound).")
@@ -221,6 +241,7 @@ def main() -> int:
         if keep:  # the experiment that gives short clips' variants their padding back
             md.append(row_paired("training-time only, --keep-padding", keep, t3[0][1]))
             used.append(aug / f"{ds}-train-keeppad" / "results.json")
+        md += mixed_note()
         if t3[0][1] and t3[2][1]:
             # Where does training-time augmentation move the AUC? Seen categories are the ones the
             # encoder and the generator trained on; unseen ones change only through the encoder.
@@ -255,7 +276,7 @@ def main() -> int:
         steps = [(s, load(aug / f"{ds}-steps{s}" / "results.json")) for s in (100, 50, 20, 10)]
         if any(r for _, r in steps):
             md += ["", "### DDIM steps (inference-time augmentation, N_g = 5, K = 3)", "", HEAD]
-            md += [row(f"{s} steps", r) for s, r in steps]
+            md += [row(f"{s} steps", r) for s, r in steps] + mixed_note()
         grid = {(ns, ng): load(aug / f"{ds}-ns{ns}-ng{ng}" / "results.json") for ns in (1, 3, 5, 10)
                 for ng in (0, 1, 5, 10)}
         if any(grid.values()):
@@ -270,13 +291,13 @@ def main() -> int:
             md += ["", "### Table 4: observed / predicted frames of the generated variants (training-time "
                    "augmentation, N_g = 1, 20 DDIM steps; one generator trained with every O)", "", HEAD_PAIRED]
             md += [row_paired(f"{o} / {60 - o}", r, core["fewshot"]) for o, r in obs]
-            md += mixed_note([(f"{o} / {60 - o}", r) for o, r in obs])
+            md += mixed_note()
         ng_train = [(n, load(aug / f"{ds}-train-ng{n}" / "results.json")) for n in (1, 3, 5, 10)]
         if any(r for _, r in ng_train):
             md += ["", "### Figure 7: mean AUC against training-time N_g (inference-time augmentation off, "
                    "K = 3, 20 DDIM steps)",
                    "", HEAD_PAIRED] + [row_paired(f"N_g = {n}", r, core["fewshot"]) for n, r in ng_train]
-            md += mixed_note([(f"N_g = {n}", r) for n, r in ng_train])
+            md += mixed_note()
             plot_curve(ng_train, t3[0][1], out / f"fig7-{ds}.png", ds)
             md.append(f"\n![Figure 7 {ds}](fig7-{ds}.png)")
         used += [aug / f"{ds}-obs{o}" / "results.json" for o, _ in obs]
@@ -296,8 +317,9 @@ def main() -> int:
                 md.append(f"\nGenerator `runs/gen/{name}` ({tr['preset']} preset, {meta['num_parameters']:,} "
                           f"parameters, O in {trained_obs}, weights sha256 {digest[:8]}): {meta['iteration']} "
                           f"iterations of batch {tr['batch_size']} in {meta['elapsed_s']:.0f} s (wall clock, other "
-                          "jobs sharing the 2 cores). Rows whose results.json records no `generator_sha256` used an "
-                          "earlier instance trained by the same command."
+                          "jobs sharing the 2 cores). Runs record the weights they sampled (`generator_sha256` in "
+                          "results.json, per part under `merged_from`); rows without one used an earlier instance "
+                          "trained by the same command."
                           f"\n\n![generator loss {name}](generator-loss-{name}.png)")
         table = find(runs / "bench" / ds / "table.md")
         if table.is_file():

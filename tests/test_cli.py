@@ -200,8 +200,10 @@ def test_seed_ranges_merge_into_the_single_run(tmp_path):
     assert got["seeds"] == [0, 1, 2] and got["options"] == ref["options"]
     for name, cat in ref["per_category"].items():
         assert got["per_category"][name]["values"] == cat["values"]
-        assert got["per_category"][name]["std"] == pytest.approx(cat["std"], abs=1e-12)
-    for key in ("mean", "seen_mean", "unseen_mean", "mean_std_over_seeds", "unseen_mean_std_over_seeds"):
+        for key in ("mean", "std"):
+            assert got["per_category"][name][key] == pytest.approx(cat[key], abs=1e-12)
+    for key in ("mean", "seen_mean", "unseen_mean", "mean_std_over_seeds", "seen_mean_std_over_seeds",
+                "unseen_mean_std_over_seeds"):
         assert got[key] == pytest.approx(ref[key], abs=1e-12)
     for key in ("false_positive_rate", "true_positive_rate"):
         assert got["threshold"][key] == pytest.approx(ref["threshold"][key], abs=1e-12)
@@ -217,4 +219,8 @@ def test_seed_ranges_merge_into_the_single_run(tmp_path):
     assert r.returncode == 2 and "k_shot" in r.stderr and str(k1) in r.stderr
     r = haad("merge-results", b, tmp_path / "nowhere", "--out", b, check=False)
     assert r.returncode == 2 and "nowhere" in r.stderr
+    r = haad("merge-results", a, k1, "--out", b, check=False)  # b's own results are not a part here
+    assert r.returncode == 2 and "not one of the parts" in r.stderr
     assert (b / "results.json").read_bytes() == before
+    r = haad(*common, "--seeds", "1", "--first-seed", "-1", "--out", tmp_path / "neg", check=False)
+    assert r.returncode == 2 and "--first-seed" in r.stderr and not (tmp_path / "neg").exists()

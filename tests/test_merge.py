@@ -8,22 +8,26 @@ from haad.evaluation.protocol import EvalConfig, evaluate
 
 
 @pytest.fixture(scope="module")
-def parts():
-    data = synthesize(clips_per_class=12, seed=0)
-    return [evaluate(data, EvalConfig(method="dct-distance", seeds=(s,)), progress=False) for s in (0, 1)]
+def data():
+    return synthesize(clips_per_class=12, seed=0)
 
 
-def _as_augmented(res, digest):
+@pytest.fixture(scope="module")
+def parts(data):
+    return [evaluate(data, EvalConfig(method="dct-distance", seeds=(s,)), progress=False) for s in (0, 1, 2)]
+
+
+def _as_augmented(res, digest, **augment):
     """The same result as if it had come from a training-time-augmented run with these weights."""
     out = dict(res, options=dict(res["options"], augment=dict(res["options"]["augment"], mode="train",
-                                                               generator="runs/gen/x")))
+                                                               generator="runs/gen/x", **augment)))
     if digest is not None:
         out["generator_sha256"] = digest
     return out
 
 
 def test_a_shared_generator_digest_is_kept(parts):
-    merged = merge_results([_as_augmented(p, "aa") for p in parts])
+    merged = merge_results([_as_augmented(p, "aa") for p in parts[:2]])
     assert merged["generator_sha256"] == "aa" and generator_note(merged) is None
     assert [m["generator_sha256"] for m in merged["merged_from"]] == ["aa", "aa"]
 
@@ -38,6 +42,35 @@ def test_differing_or_unrecorded_generators_are_flagged(parts, digests):
 
 def test_without_generator_there_is_nothing_to_flag(parts):
     merged = merge_results(parts)
-    assert merged["seeds"] == [0, 1] and generator_note(merged) is None
+    assert merged["seeds"] == [0, 1, 2] and generator_note(merged) is None
     with pytest.raises(ValueError, match="at least two"):
         merge_results(parts[:1])
+
+
+def test_a_merged_part_merges_again_like_one_run(data, parts):
+    whole = evaluate(data, EvalConfig(method="dct-distance", seeds=(0, 1, 2)), progress=False)
+    merged = merge_results([merge_results(parts[1:]), parts[0]])
+    assert merged["seeds"] == [0, 1, 2] and [m["seeds"] for m in merged["merged_from"]] == [[1], [2], [0]]
+    for key in ("mean", "seen_mean", "unseen_mean", "mean_std_over_seeds", "seen_mean_std_over_seeds"):
+        assert merged[key] == pytest.approx(whole[key], abs=1e-12)
+    assert merged["threshold"]["true_positive_rate"] == pytest.approx(whole["threshold"]["true_positive_rate"])
+
+
+def test_fields_missing_in_some_parts_do_not_pass_for_all_seeds(parts):
+    a, b, c = (dict(p) for p in parts)
+    a["train_seconds"], b["train_seconds"] = 100.0, 40.0
+    del c["train_seconds"], c["threshold"]
+    merged = merge_results([a, b, c])
+    assert merged["train_seconds"] == pytest.approx(70.0)  # over the parts that timed their seeds
+    assert "threshold" not in merged  # seed 2 has none, so no rate covers all three seeds
+
+
+def test_parts_that_differ_in_more_than_seeds_are_refused(parts):
+    other = dict(parts[1], options=dict(parts[1]["options"], k_shot=1), _path="other.json")
+    with pytest.raises(ValueError, match=r"other.json: options differ .*k_shot"):
+        merge_results([parts[0], other])
+
+
+def test_the_hold_control_samples_no_generator(parts):
+    merged = merge_results([_as_augmented(p, None, completion="hold") for p in parts[:2]])
+    assert generator_note(merged) is None

@@ -27,6 +27,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
 def positive_int_list(text: str) -> tuple:
     """argparse type: one or more comma-separated integers >= 1 (e.g. ``10,20,30``)."""
     return tuple(positive_int(part.strip()) for part in text.split(","))
@@ -85,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, default=None, help="where named datasets live (default $HAAD_DATA_DIR)")
     p.add_argument("--method", choices=("fewshot", "dct-distance"), default="fewshot")
     p.add_argument("--seeds", type=positive_int, default=10, help="number of seeds 0..N-1 (default 10)")
-    p.add_argument("--first-seed", type=int, default=0,
+    p.add_argument("--first-seed", type=non_negative_int, default=0,
                    help="run seeds F..F+N-1 instead (to extend a run; join the parts with haad merge-results)")
     p.add_argument("--encoder", type=Path, default=None, help="use this trained encoder instead of training")
     p.add_argument("--out", type=Path, required=True, help="output directory (results.json, encoders)")
@@ -106,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("parts", nargs="+", type=Path, help="results.json files (or their directories)")
     p.add_argument("--out", type=Path, required=True,
                    help="output directory for the merged results.json (may be one of the parts' own)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing OUT/results.json that is not one of the parts")
 
     p = sub.add_parser("train-generator", help="train the DCT diffusion generator on the seen categories")
     p.add_argument("--dataset", required=True)
@@ -210,8 +223,6 @@ def cmd_evaluate(args) -> int:
     from haad.evaluation.report import format_results
 
     data = load_dataset(args.dataset, args.data_dir)
-    if args.first_seed < 0:
-        raise ValueError(f"--first-seed must be >= 0, got {args.first_seed}")
     cfg = _eval_config(args, range(args.first_seed, args.first_seed + args.seeds), args.method)
     res = evaluate(data, cfg, encoder_dir=args.encoder, out_dir=args.out, progress=not args.quiet,
                    log=None if args.quiet else _log)
@@ -225,7 +236,12 @@ def cmd_merge_results(args) -> int:
     from haad.evaluation.merge import generator_note, load_results, merge_results
     from haad.evaluation.report import format_results
 
-    res = merge_results([load_results(p) for p in args.parts])  # all read before anything is written
+    target = args.out / "results.json"
+    parts = [load_results(p) for p in args.parts]  # all read before anything is written
+    if target.exists() and not args.force and all(Path(p["_path"]).resolve() != target.resolve() for p in parts):
+        raise ValueError(f"{target} exists and is not one of the parts; merging would replace it "
+                         "(add it as a part, or pass --force)")
+    res = merge_results(parts)
     note = generator_note(res)
     if note:
         _log(note)

@@ -125,6 +125,15 @@ class AugmentConfig:
         return settings
 
 
+def uses_generator(augment) -> bool:
+    """Whether an augmentation setting samples a generator: an :class:`AugmentConfig`, or its form in
+    a results file's ``options["augment"]`` (where default fields may be left out)."""
+    def get(key, default=None):
+        return augment.get(key, default) if isinstance(augment, dict) else getattr(augment, key, default)
+
+    return get("mode", "none") != "none" and bool(get("generator")) and get("completion", "generator") != "hold"
+
+
 def write_provenance(generator_dir, data: Collection, split: Split, trained_idx: np.ndarray) -> None:
     """Record what a generator was trained on, so evaluation can refuse a leaking generator."""
     from haad.checkpoint import atomic_write_json

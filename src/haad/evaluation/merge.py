@@ -8,11 +8,13 @@ options differ in anything but the seeds, and files that share a seed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 
+from haad.evaluation.augmentation import uses_generator
 from haad.evaluation.protocol import summarize_matrix
 
 # Fields that must be identical across the merged parts (``options`` is compared without its seeds).
@@ -25,15 +27,19 @@ def load_results(path: Path) -> dict:
     if path.is_dir():
         path = path / "results.json"
     try:
-        res = json.loads(path.read_text())
+        raw = path.read_bytes()
+        res = json.loads(raw)
     except FileNotFoundError:
         raise ValueError(f"{path}: no such results file") from None
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: not a JSON results file ({e})") from None
+    if not isinstance(res, dict):
+        raise ValueError(f"{path}: not a results file of haad evaluate (a JSON {type(res).__name__}, not an object)")
     for key in ("seeds", "per_category", "options", "dataset"):
         if key not in res:
             raise ValueError(f"{path}: not a results file of haad evaluate (no {key!r})")
     res["_path"] = str(path)
+    res["_sha256"] = hashlib.sha256(raw).hexdigest()  # the part as read: an in-place merge replaces the file
     return res
 
 
@@ -42,8 +48,9 @@ def merge_results(parts: list) -> dict:
 
     ``parts``: results dicts as written by ``haad evaluate``. The summary statistics are recomputed
     from the per-seed AUCs; ``train_seconds`` and the threshold rates become seed-weighted means
-    (each seed contributes the same number of calibration pairs); ``merged_from`` records every
-    part's file, seeds and generator digest. ``generator_sha256`` stays only if all parts share it.
+    (each seed contributes the same number of calibration pairs; the threshold is dropped unless every
+    part has one); ``merged_from`` records every part's file, the sha256 of its content as read, its
+    seeds and generator digest. ``generator_sha256`` stays only if all parts share it.
     """
     if len(parts) < 2:
         raise ValueError("merging needs at least two results files")
@@ -76,18 +83,23 @@ def merge_results(parts: list) -> dict:
     seen = [names.index(n) for n in first["seen_categories"]]
     unseen = [names.index(n) for n in first["unseen_categories"]]
 
-    def weighted(get):
-        return float(sum(get(p) * len(p["seeds"]) for p in parts) / len(seeds))
+    def weighted(get, having):
+        """Seed-weighted mean over the parts that have the field (None if none has it)."""
+        have = [p for p in parts if having(p)]
+        n = sum(len(p["seeds"]) for p in have)
+        return float(sum(get(p) * len(p["seeds"]) for p in have) / n) if n else None
 
-    res = {k: v for k, v in first.items() if k != "_path"}
+    res = {k: v for k, v in first.items() if not k.startswith("_")}
     res["seeds"] = seeds
     res["options"] = dict(first["options"], seeds=seeds)
-    res["train_seconds"] = weighted(lambda p: p.get("train_seconds", 0.0))
+    res["train_seconds"] = weighted(lambda p: p["train_seconds"], lambda p: "train_seconds" in p) or 0.0
     res.update(summarize_matrix(aucs, names, seen, unseen))
-    if all("threshold" in p for p in parts):
-        res["threshold"] = dict(first["threshold"],
-                                false_positive_rate=weighted(lambda p: p["threshold"]["false_positive_rate"]),
-                                true_positive_rate=weighted(lambda p: p["threshold"]["true_positive_rate"]))
+    res.pop("threshold", None)
+    if all("threshold" in p for p in parts):  # a rate over only some seeds would pass for all of them
+        res["threshold"] = dict(
+            first["threshold"],
+            **{k: weighted(lambda p, k=k: p["threshold"][k], lambda p: True)
+               for k in ("false_positive_rate", "true_positive_rate")})
     selection = {}
     for p in parts:
         selection.update(p.get("augment_selection", {}))
@@ -95,8 +107,8 @@ def merge_results(parts: list) -> dict:
         res["augment_selection"] = dict(sorted(selection.items(), key=lambda kv: int(kv[0])))
     merged_from = []
     for p in parts:  # a part that was itself merged keeps its own provenance
-        merged_from += p.get("merged_from") or [{"file": p.get("_path"), "seeds": p["seeds"],
-                                                 "generator_sha256": p.get("generator_sha256")}]
+        merged_from += p.get("merged_from") or [{"file": p.get("_path"), "sha256": p.get("_sha256"),
+                                                 "seeds": p["seeds"], "generator_sha256": p.get("generator_sha256")}]
     res["merged_from"] = merged_from
     digests = {m.get("generator_sha256") for m in merged_from}
     res.pop("generator_sha256", None)
@@ -107,8 +119,7 @@ def merge_results(parts: list) -> dict:
 
 def generator_note(res: dict) -> str | None:
     """A warning when the merged parts' generated variants came from different (or unrecorded) weights."""
-    augment = res.get("options", {}).get("augment") or {}
-    if not augment.get("generator") or augment.get("mode", "none") == "none" or "generator_sha256" in res:
+    if not uses_generator(res.get("options", {}).get("augment") or {}) or "generator_sha256" in res:
         return None
     return ("note: the parts' generator weights differ or were not recorded (merged_from lists each part's "
             "generator_sha256); the merged row mixes generator instances")

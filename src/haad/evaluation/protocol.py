@@ -19,7 +19,7 @@ from haad.data.splits import Split, protocol_split, support_draws
 from haad.data.windows import WindowConfig, content_lengths, make_windows
 from haad.detector import DCTEmbedder, EncoderEmbedder, FewShotDetector
 from haad.encoder import EncoderConfig
-from haad.evaluation.augmentation import AugmentConfig, make_augmenters
+from haad.evaluation.augmentation import AugmentConfig, make_augmenters, uses_generator
 from haad.evaluation.metrics import auc, mean_std
 from haad.train import TrainConfig, load_encoder, train_encoder
 
@@ -156,6 +156,12 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
     """
     split = protocol_split(data, config.train_fraction)
     windows = make_windows(data.clips, data.layout.root, config.window)
+    generator_digest = None
+    if uses_generator(config.augment):
+        # The path in the options does not identify the weights (a retrained generator may sit there);
+        # taken before any seed runs, so it names the weights the variants come from.
+        from haad.generator.bank import file_digest
+        generator_digest = file_digest(Path(config.augment.generator) / "weights.safetensors")
     if config.augment.mode != "none" and extra_views is None and support_augment is None:
         extra_views, support_augment = make_augmenters(config.augment, data, split, windows, config.k_shot,
                                                        progress, content_lengths(data.clips, config.window))
@@ -209,10 +215,8 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
         "train_seconds": float(np.mean(train_seconds)) if train_seconds else 0.0,
     }
     res.update(summarize(aucs, data, split))
-    if config.augment.mode != "none" and config.augment.generator and config.augment.completion != "hold":
-        # The path in the options does not identify the weights (a retrained generator may sit there).
-        from haad.generator.bank import file_digest
-        res["generator_sha256"] = file_digest(Path(config.augment.generator) / "weights.safetensors")
+    if generator_digest is not None:
+        res["generator_sha256"] = generator_digest
     selection = getattr(extra_views, "selection", None)
     if selection:  # variant selection: per seed, the judge and the share of kept variants in their category
         res["augment_selection"] = {str(s): v for s, v in sorted(selection.items())}

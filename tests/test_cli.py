@@ -184,6 +184,28 @@ def test_variant_selection_through_the_cli(multiobs_generator, tmp_path):
     assert res["augment_selection"]["0"]["judge"] == str(judges / "encoders" / "seed-0")
 
 
+def test_detect_with_generated_support_variants(multiobs_generator, tmp_path):
+    import csv
+
+    from haad.generator.bank import file_digest
+
+    npz, det, out = tmp_path / "s.npz", tmp_path / "det", tmp_path / "scores.csv"
+    haad("data", "convert", "synthetic", npz)
+    args = ("--input", npz, "--support", npz, "--category", "walk", "--k-shot", "3")
+    r = haad("detect", *args, "--generator", multiobs_generator, "--n-gen", "2", "--n-obs", "10",
+             "--gen-steps", "2", "--quiet", "--save", det, "--out", out)
+    assert "scored 480 clips against 9 support embeddings" in r.stdout  # 3 clips + 2 variants each
+    prov = json.loads((det / "config.json").read_text())["config"]["provenance"]
+    assert prov["generator_sha256"] == file_digest(multiobs_generator / "weights.safetensors")
+    assert prov["settings"] == {"n_variants": 2, "n_obs": 10, "steps": 2} and prov["category"] == "walk"
+    plain = tmp_path / "plain.csv"
+    haad("detect", *args, "--out", plain)
+    assert [x["score"] for x in csv.DictReader(out.open())] != [x["score"] for x in csv.DictReader(plain.open())]
+    r = haad("detect", "--input", npz, "--detector", det, "--generator", multiobs_generator, "--out", out,
+             check=False)
+    assert r.returncode == 2 and "--generator" in r.stderr and "--support" in r.stderr
+
+
 def test_seed_ranges_merge_into_the_single_run(tmp_path):
     """A row run as seeds 0..2 in one go equals seed 0 and seeds 1..2 run apart and merged."""
     whole, a, b = tmp_path / "whole", tmp_path / "a", tmp_path / "b"

@@ -293,6 +293,38 @@ def test_seeds_and_batching(trained, data):
     assert np.allclose(c, a[:2], atol=1e-4)
 
 
+def test_support_variants_join_a_detector_and_are_recorded(trained, data, tmp_path):
+    """haad detect --generator: variants of the user's support clips, checked against the detector."""
+    from haad.detector import DCTEmbedder, FewShotDetector
+    from haad.generator.bank import GenerationSettings, file_digest
+    from haad.generator.support import support_variants
+
+    out, gen = trained
+    windows, layout = data
+    support = list(windows[:3])
+    det = FewShotDetector(DCTEmbedder(), layout)
+    settings = GenerationSettings(n_variants=2, n_obs=30, steps=5)
+    v, prov = support_variants(out, det, support, settings, seed=1)
+    assert v.shape == (3, 2, 60, layout.num_joints, 3)
+    # the detector windows the clips first: same variants as generating from its windows directly
+    assert np.array_equal(v, gen.generate(det.windows(support), n_variants=2, n_obs=30, steps=5, seed=1))
+    assert prov["generator_sha256"] == file_digest(out / "weights.safetensors")
+    assert prov["settings"] == {"n_variants": 2, "n_obs": 30, "steps": 5} and prov["seed"] == 1
+    det.fit(support, augment=v)
+    det.provenance = prov
+    assert len(det.support_embeddings_) == 3 + 6
+    det.save(tmp_path / "det")
+    assert FewShotDetector.load(tmp_path / "det").provenance == prov
+
+    with pytest.warns(UserWarning, match="observed lengths"):
+        support_variants(out, det, support[:1], GenerationSettings(n_obs=10, steps=2))
+    with pytest.raises(ValueError, match="n_obs must be in 1..59"):
+        support_variants(out, det, support, GenerationSettings(n_obs=60, steps=2))
+    other = Layout.generic(["a", "b", "c"], [-1, 0, 1], root=0, name="three")
+    with pytest.raises(ValueError, match=f"{out}.*'three'"):
+        support_variants(out, FewShotDetector(DCTEmbedder(), other), [np.zeros((60, 3, 3))])
+
+
 # --- training loop ---------------------------------------------------------------------------------
 def test_resume_equals_uninterrupted_run(data, tmp_path):
     windows, layout = data

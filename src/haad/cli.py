@@ -155,6 +155,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--explain", type=int, default=0, metavar="N", help="also list the N joints that weigh most")
     p.add_argument("--save", type=Path, default=None, help="save the fitted detector here")
     p.add_argument("--out", type=Path, required=True, help="CSV of scores")
+    g = p.add_argument_group("support augmentation (with --support)")
+    g.add_argument("--generator", type=Path, default=None,
+                   help="add generated variants of the support clips to the support set (haad train-generator)")
+    g.add_argument("--n-gen", type=positive_int, default=1, help="variants per support clip (default 1)")
+    g.add_argument("--n-obs", type=positive_int, default=30, help="observed frames; 60 - N are generated (default 30)")
+    g.add_argument("--gen-steps", type=positive_int, default=20, help="DDIM steps (default 20)")
+    g.add_argument("--gen-seed", type=non_negative_int, default=0, help="seed of the generation noise (default 0)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar while generating")
 
     p = sub.add_parser("data", help="dataset utilities")
     dsub = p.add_subparsers(dest="data_command", required=True)
@@ -319,6 +327,8 @@ def cmd_detect(args) -> int:
 
     data = load_dataset(args.input, args.data_dir)
     if args.detector is not None:
+        if args.generator is not None:
+            raise ValueError("--generator augments a new support set: use it with --support, not --detector")
         det = FewShotDetector.load(args.detector)
     else:
         sup = load_dataset(args.support, args.data_dir)
@@ -331,7 +341,17 @@ def cmd_detect(args) -> int:
             idx = idx[: args.k_shot]
         embedder = EncoderEmbedder(load_encoder(args.encoder)[0]) if args.encoder else DCTEmbedder()
         det = FewShotDetector(embedder, sup.layout, threshold_quantile=args.threshold_quantile)
-        det.fit([sup.clips[i] for i in idx])
+        support = [sup.clips[i] for i in idx]
+        extra = None
+        if args.generator is not None:
+            from haad.generator.bank import GenerationSettings
+            from haad.generator.support import support_variants
+
+            settings = GenerationSettings(n_variants=args.n_gen, n_obs=args.n_obs, steps=args.gen_steps)
+            extra, det.provenance = support_variants(args.generator, det, support, settings, args.gen_seed,
+                                                     progress=not args.quiet)
+            det.provenance.update(support=str(args.support), category=args.category)
+        det.fit(support, augment=extra)
         if args.save is not None:
             det.save(args.save)
     if data.layout.num_joints != det.layout.num_joints:
@@ -358,8 +378,8 @@ def cmd_detect(args) -> int:
     writer.writerows(rows)
     atomic_write_bytes(args.out, buf.getvalue().encode())
     flagged = sum(r["anomalous"] for r in rows)
-    print(f"scored {len(rows)} {'windows' if args.stream else 'clips'}; {flagged} above the threshold "
-          f"{det.threshold_:.4f}; written to {args.out}")
+    print(f"scored {len(rows)} {'windows' if args.stream else 'clips'} against {len(det.support_embeddings_)} "
+          f"support embeddings; {flagged} above the threshold {det.threshold_:.4f}; written to {args.out}")
     return 0
 
 

@@ -78,6 +78,8 @@ class FewShotDetector:
         threshold_quantile: quantile of the support set's leave-one-out scores used as threshold.
 
     Fitted attributes: ``support_embeddings_`` (K', D), ``loo_scores_`` (K',), ``threshold_``.
+    ``provenance`` (a JSON-able dict, empty by default) is saved with the detector: what its support
+    set was made from, e.g. the generator that made extra support variants.
     """
 
     def __init__(self, embedder, layout: Layout, window: WindowConfig = WindowConfig(),
@@ -86,9 +88,10 @@ class FewShotDetector:
         self.layout = layout
         self.window = window
         self.threshold_quantile = threshold_quantile
+        self.provenance: dict = {}
 
-    def _windows(self, clips) -> np.ndarray:
-        """Window a list/array of (T, J, 3) clips (windowing a protocol window again is a no-op)."""
+    def windows(self, clips) -> np.ndarray:
+        """(N, H, J, 3): clips (T, J, 3) as the detector windows them (a protocol window is unchanged)."""
         if isinstance(clips, np.ndarray) and clips.ndim == 3:
             clips = [clips]
         for i, c in enumerate(clips):
@@ -100,7 +103,7 @@ class FewShotDetector:
         return make_windows(clips, self.layout.root, self.window)
 
     def embed(self, clips) -> np.ndarray:
-        return self.embedder(self._windows(clips))
+        return self.embedder(self.windows(clips))
 
     def fit(self, support, augment=None) -> "FewShotDetector":
         """Fit on K normal clips.
@@ -205,7 +208,7 @@ class FewShotDetector:
                    "loo_scores": torch.from_numpy(np.asarray(self.loo_scores_, np.float32))}
         config = {"embedder": self.embedder.name, "layout": self.layout.to_dict(),
                   "window": self.window.to_dict(), "threshold": self.threshold_,
-                  "threshold_quantile": self.threshold_quantile}
+                  "threshold_quantile": self.threshold_quantile, "provenance": self.provenance}
         if isinstance(self.embedder, EncoderEmbedder):
             tensors.update({f"model.{k}": v for k, v in self.embedder.encoder.state_dict().items()})
             config["encoder"] = self.embedder.encoder.config.to_dict()
@@ -230,4 +233,5 @@ class FewShotDetector:
         det.support_embeddings_ = tensors["support_embeddings"].numpy()
         det.loo_scores_ = tensors["loo_scores"].numpy()
         det.threshold_ = float(cfg["threshold"])
+        det.provenance = cfg.get("provenance", {})  # absent in detectors saved before it existed
         return det

@@ -112,6 +112,16 @@ def test_detect_fit_save_score_stream(tmp_path):
     assert len(list(csv.DictReader(out3.open()))) > 480
     r = haad("detect", "--input", npz, "--support", npz, "--category", "nope", "--out", out2, check=False)
     assert r.returncode == 2 and "nope" in r.stderr
+    # conformal p-values: multiples of 1/(K+1); --alpha flags by them, and refuses an alpha K clips cannot give
+    p = np.array([float(x["p_value"]) for x in rows])
+    assert set(np.round(p * 4, 6)) <= {1.0, 2.0, 3.0, 4.0}
+    assert np.mean(p[[x["category"] != "walk" for x in rows]] == 0.25) > 0.5
+    out4 = tmp_path / "alpha.csv"
+    r = haad("detect", "--input", npz, "--detector", tmp_path / "det", "--alpha", "0.25", "--out", out4)
+    assert "p-value <= 0.25" in r.stdout
+    assert [int(x["anomalous"]) for x in csv.DictReader(out4.open())] == [int(v <= 0.25) for v in p]
+    r = haad("detect", "--input", npz, "--detector", tmp_path / "det", "--alpha", "0.1", "--out", out4, check=False)
+    assert r.returncode == 2 and "--alpha 0.1" in r.stderr and "1/4" in r.stderr
 
 
 def test_argument_and_output_path_errors(tmp_path):

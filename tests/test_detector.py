@@ -56,6 +56,50 @@ def test_augment_joins_support(synth):
     assert det.support_embeddings_.shape[0] == 3 + 6
 
 
+def test_conformal_p_values():
+    # by hand: supports at 0, 1, 3 on a line; the bag's members score by their summed distance to the others
+    det = FewShotDetector(None, SMPL24).fit_embeddings(np.array([[0.0], [1.0], [3.0]]))
+    # x = 10: sums x 10+9+7=26, s 10+(1+3)=14, 9+(1+2)=12, 7+(3+2)=12 -> only x itself reaches 26
+    # x = -1: sums x 1+2+4=7, s 1+4=5, 2+3=5, 4+5=9 -> x and the support at 3
+    # x = 1.5: sums x 3.5, s 1.5+4=5.5, 0.5+3=3.5, 1.5+5=6.5 -> all four
+    assert np.allclose(det.p_values_embeddings(np.array([[10.0], [-1.0], [1.5]])), [1 / 4, 2 / 4, 1])
+    # exchangeable normal clips: P(p <= a) is a for a in {1, 2, ...}/(K + 1); the LOO-max threshold is looser
+    rng = np.random.default_rng(0)
+    for k in (3, 9):
+        p, loo = [], []
+        for _ in range(1000):
+            det = FewShotDetector(None, SMPL24).fit_embeddings(rng.normal(size=(k, 8)))
+            x = rng.normal(size=(20, 8))
+            p.append(det.p_values_embeddings(x))
+            loo.append(det.score_embeddings(x) > det.threshold_)
+        p = np.concatenate(p)
+        for m in (1, 2):  # measured deviations are under 0.006
+            assert abs((p <= m / (k + 1)).mean() - m / (k + 1)) < 0.015, (k, m, (p <= m / (k + 1)).mean())
+        assert np.mean(loo) > 1 / (k + 1) + 0.01, np.mean(loo)  # measured 0.31 (k = 3) and 0.12 (k = 9)
+    # anomalies (shifted) get small p-values
+    det = FewShotDetector(None, SMPL24).fit_embeddings(rng.normal(size=(9, 8)))
+    assert det.p_values_embeddings(rng.normal(size=(50, 8)) + 3.0).max() == pytest.approx(0.1)
+
+
+def test_p_values_ignore_generated_variants_and_survive_save(synth, tmp_path):
+    from haad.data.windows import make_windows
+
+    clips, test = synth.clips[:3], synth.clips[100:120]
+    plain = FewShotDetector(DCTEmbedder(), SMPL24).fit(clips)
+    w = make_windows(clips, SMPL24.root)
+    det = FewShotDetector(DCTEmbedder(), SMPL24).fit(clips, augment=np.stack([w + 0.05, w - 0.05], axis=1))
+    assert det.n_real_support_ == 3 and len(det.support_embeddings_) == 9
+    assert np.array_equal(det.p_values(test), plain.p_values(test))
+    assert np.array_equal(det.predict(test, alpha=0.25), (plain.p_values(test) <= 0.25).astype(int))
+    det.save(tmp_path / "d")
+    back = FewShotDetector.load(tmp_path / "d")
+    assert back.n_real_support_ == 3 and np.array_equal(back.p_values(test), det.p_values(test))
+    with pytest.raises(ValueError, match="alpha"):
+        det.predict(test, alpha=1.5)
+    with pytest.raises(ValueError, match="n_real"):
+        det.fit_embeddings(det.support_embeddings_, n_real=0)
+
+
 def test_save_load_identical_scores(synth, tmp_path):
     enc = ActionEncoder(EncoderConfig(num_joints=24)).eval()
     det = FewShotDetector(EncoderEmbedder(enc), SMPL24).fit(synth.clips[:3])

@@ -150,6 +150,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder", type=Path, default=None, help="trained encoder (default: dct-distance embedding)")
     p.add_argument("--threshold-quantile", type=float, default=1.0,
                    help="threshold = this quantile of the support set's leave-one-out scores (default 1.0)")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="flag clips whose conformal p-value is <= ALPHA instead of using the threshold: at most "
+                        "a share ALPHA of normal clips recorded like the support ones is flagged (needs "
+                        "ALPHA >= 1/(K+1))")
     p.add_argument("--stream", action="store_true", help="treat each input clip as a long recording: sliding windows")
     p.add_argument("--hop", type=positive_int, default=10, help="frames between window starts with --stream")
     p.add_argument("--explain", type=int, default=0, metavar="N", help="also list the N joints that weigh most")
@@ -354,20 +358,25 @@ def cmd_detect(args) -> int:
         det.fit(support, augment=extra)
         if args.save is not None:
             det.save(args.save)
+    if args.alpha is not None and not 1 / (det.n_real_support_ + 1) <= args.alpha < 1:
+        raise ValueError(f"--alpha {args.alpha}: with {det.n_real_support_} support clips p-values are multiples of "
+                         f"1/{det.n_real_support_ + 1}, so ALPHA must be in [{1 / (det.n_real_support_ + 1):.3f}, 1)")
     if data.layout.num_joints != det.layout.num_joints:
         raise ValueError(f"{args.input}: {data.layout.num_joints} joints, the detector expects {det.layout.num_joints}")
     rows = []
     names = det.layout.joint_names
     for i, clip in enumerate(data.clips):
         if args.stream:
-            starts, scores = det.score_stream(clip, args.hop)
-            windows = [clip[s:s + det.window.length] for s in starts]
+            starts, windows = det.stream_windows(clip, args.hop)
         else:
-            starts, scores, windows = [0], det.decision_function([clip]), [clip]
+            starts, windows = [0], [clip]
+        emb = det.embed(windows)
+        scores, p_values = det.score_embeddings(emb), det.p_values_embeddings(emb)
+        flags = p_values <= args.alpha if args.alpha is not None else scores > det.threshold_
         shares = det.explain(windows) if args.explain else None
         for w, (start, score) in enumerate(zip(starts, scores)):
             row = {"clip": data.names[i], "category": data.class_names[data.labels[i]], "start_frame": int(start),
-                   "score": f"{score:.6f}", "anomalous": int(score > det.threshold_)}
+                   "score": f"{score:.6f}", "p_value": f"{p_values[w]:.4f}", "anomalous": int(flags[w])}
             if shares is not None:
                 top = np.argsort(shares[w])[::-1][: args.explain]
                 row["top_joints"] = " ".join(f"{names[j]}:{shares[w, j]:.2f}" for j in top)
@@ -378,8 +387,9 @@ def cmd_detect(args) -> int:
     writer.writerows(rows)
     atomic_write_bytes(args.out, buf.getvalue().encode())
     flagged = sum(r["anomalous"] for r in rows)
+    rule = f"p-value <= {args.alpha}" if args.alpha is not None else f"above the threshold {det.threshold_:.4f}"
     print(f"scored {len(rows)} {'windows' if args.stream else 'clips'} against {len(det.support_embeddings_)} "
-          f"support embeddings; {flagged} above the threshold {det.threshold_:.4f}; written to {args.out}")
+          f"support embeddings; {flagged} {rule}; written to {args.out}")
     return 0
 
 

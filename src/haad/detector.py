@@ -3,7 +3,9 @@
 ``fit(support)`` embeds K normal clips (and optionally generated variants of them);
 ``decision_function(clips)`` is the mean Euclidean distance of each clip's embedding to the support
 embeddings (higher = more anomalous); ``predict`` thresholds it with a threshold calibrated on the
-support set alone (leave-one-out distances), re-settable without refitting.
+support set alone (leave-one-out distances), re-settable without refitting, or with conformal
+p-values (``p_values``, ``predict(clips, alpha=...)``) whose false-positive rate is bounded by alpha
+when normal clips are exchangeable with the support ones (benchmarks/README.md, "Thresholds").
 """
 
 from __future__ import annotations
@@ -77,7 +79,9 @@ class FewShotDetector:
         window: how clips become windows (protocol default).
         threshold_quantile: quantile of the support set's leave-one-out scores used as threshold.
 
-    Fitted attributes: ``support_embeddings_`` (K', D), ``loo_scores_`` (K',), ``threshold_``.
+    Fitted attributes: ``support_embeddings_`` (K', D), ``loo_scores_`` (K',), ``threshold_``,
+    ``n_real_support_`` (the first rows of ``support_embeddings_`` that are recorded clips; the rest
+    are generated variants).
     ``provenance`` (a JSON-able dict, empty by default) is saved with the detector: what its support
     set was made from, e.g. the generator that made extra support variants.
     """
@@ -116,15 +120,25 @@ class FewShotDetector:
         emb = self.embed(support)
         if augment is not None:
             extra = np.asarray(augment, dtype=np.float32).reshape(-1, self.window.length, self.layout.num_joints, 3)
+            n_real = len(emb)
             emb = np.concatenate([emb, self.embedder(extra)])
+            return self.fit_embeddings(emb, n_real=n_real)
         return self.fit_embeddings(emb)
 
-    def fit_embeddings(self, embeddings: np.ndarray) -> "FewShotDetector":
-        """Fit directly on support embeddings (used by the evaluation loop to avoid re-embedding)."""
+    def fit_embeddings(self, embeddings: np.ndarray, n_real: int | None = None) -> "FewShotDetector":
+        """Fit directly on support embeddings (used by the evaluation loop to avoid re-embedding).
+
+        ``n_real``: how many of the first rows embed real recorded clips (default all); the rest are
+        generated variants, which :meth:`p_values` leaves out.
+        """
         emb = np.asarray(embeddings, dtype=np.float32)
         if emb.ndim != 2 or len(emb) == 0:
             raise ValueError(f"need at least one support embedding, got shape {emb.shape}")
+        n_real = len(emb) if n_real is None else int(n_real)
+        if not 1 <= n_real <= len(emb):
+            raise ValueError(f"n_real must be in 1..{len(emb)}, got {n_real}")
         self.support_embeddings_ = emb
+        self.n_real_support_ = n_real
         if len(emb) > 1:
             d = torch.cdist(torch.from_numpy(emb), torch.from_numpy(emb)).numpy()
             self.loo_scores_ = d.sum(axis=1) / (len(emb) - 1)
@@ -158,6 +172,31 @@ class FewShotDetector:
         self._check_fitted()
         return mean_distance(embeddings, self.support_embeddings_)
 
+    def p_values(self, clips) -> np.ndarray:
+        """Conformal p-value of each clip being normal (small = anomalous); see :meth:`p_values_embeddings`."""
+        return self.p_values_embeddings(self.embed(clips))
+
+    def p_values_embeddings(self, embeddings: np.ndarray) -> np.ndarray:
+        """Full-conformal p-values against the K real support clips.
+
+        For a clip x, the bag {x, s_1..s_K} scores each member by its mean distance to the other K;
+        p = (number of members scoring at least x's score) / (K + 1). If x and the support clips are
+        exchangeable (a normal clip recorded like the support ones), P(p <= a) <= a for every a, so
+        ``predict(clips, alpha=a)`` flags at most a share a of normal clips on average. The smallest
+        p-value is 1 / (K + 1): three support clips cannot vouch for a false-positive rate below 25%.
+        Generated support variants are not exchangeable with recorded clips and are left out.
+        """
+        self._check_fitted()
+        sup = torch.from_numpy(self.support_embeddings_[: self.n_real_support_])
+        k = len(sup)
+        q = torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32))
+        d_qs = torch.cdist(q, sup).double()                       # (N, K)
+        d_ss = torch.cdist(sup, sup).double().sum(dim=1)          # (K,) each support's distances to the others
+        score_x = d_qs.sum(dim=1, keepdim=True)                  # x's summed distance to the K others
+        score_s = d_ss[None] + d_qs                               # s_i's, with x in the bag
+        # Every member's score is a sum over K distances, so the sums compare like the means.
+        return ((score_s >= score_x).sum(dim=1).numpy() + 1) / (k + 1)
+
     def explain(self, clips) -> np.ndarray:
         """Per-joint share of each clip's squared distance to the support set, (N, J), rows sum to 1.
 
@@ -177,14 +216,13 @@ class FewShotDetector:
         np.add.at(per_joint.T, index, sq.T)
         return per_joint / np.maximum(per_joint.sum(axis=1, keepdims=True), 1e-12)
 
-    def score_stream(self, stream: np.ndarray, hop: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """Score a long (T, J, 3) recording with sliding windows.
+    def stream_windows(self, stream: np.ndarray, hop: int = 10) -> tuple[np.ndarray, list]:
+        """Sliding windows over a long (T, J, 3) recording: (start frames, the windows' frames).
 
         Windows of ``window.length`` frames start every ``hop`` frames (the last one ends at the last
-        frame; a recording shorter than a window gives one padded window); each is normalised on its
-        own first frame like any clip. Returns (start frames, scores).
+        frame; a recording shorter than a window gives one, padded when windowed); each is normalised
+        on its own first frame like any clip.
         """
-        self._check_fitted()
         if hop < 1:
             raise ValueError(f"hop must be >= 1, got {hop}")
         stream = np.asarray(stream)
@@ -194,17 +232,27 @@ class FewShotDetector:
         starts = list(range(0, max(len(stream) - h, 0) + 1, hop))
         if len(stream) > h and starts[-1] != len(stream) - h:
             starts.append(len(stream) - h)
-        starts = np.asarray(starts)
-        return starts, self.decision_function([stream[s:s + h] for s in starts])
+        return np.asarray(starts), [stream[s:s + h] for s in starts]
 
-    def predict(self, clips) -> np.ndarray:
-        """1 = anomalous (score above ``threshold_``), 0 = normal."""
-        return (self.decision_function(clips) > self.threshold_).astype(np.int64)
+    def score_stream(self, stream: np.ndarray, hop: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Score a long (T, J, 3) recording with sliding windows (:meth:`stream_windows`): (start frames, scores)."""
+        self._check_fitted()
+        starts, windows = self.stream_windows(stream, hop)
+        return starts, self.decision_function(windows)
+
+    def predict(self, clips, alpha: float | None = None) -> np.ndarray:
+        """1 = anomalous, 0 = normal: score above ``threshold_``, or with ``alpha`` conformal p-value <= alpha."""
+        if alpha is None:
+            return (self.decision_function(clips) > self.threshold_).astype(np.int64)
+        if not 0 < alpha < 1:
+            raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+        return (self.p_values(clips) <= alpha).astype(np.int64)
 
     def save(self, directory) -> Path:
         """Save support embeddings, threshold, layout, window settings and (if any) the encoder."""
         self._check_fitted()
         tensors = {"support_embeddings": torch.from_numpy(self.support_embeddings_),
+                   "n_real_support": torch.tensor([self.n_real_support_], dtype=torch.int64),
                    "loo_scores": torch.from_numpy(np.asarray(self.loo_scores_, np.float32))}
         config = {"embedder": self.embedder.name, "layout": self.layout.to_dict(),
                   "window": self.window.to_dict(), "threshold": self.threshold_,
@@ -231,6 +279,8 @@ class FewShotDetector:
         det = cls(embedder, Layout.from_dict(cfg["layout"]), WindowConfig(**cfg["window"]),
                   cfg["threshold_quantile"])
         det.support_embeddings_ = tensors["support_embeddings"].numpy()
+        n_real = tensors.get("n_real_support")  # absent in detectors saved before it existed
+        det.n_real_support_ = int(n_real[0]) if n_real is not None else len(det.support_embeddings_)
         det.loo_scores_ = tensors["loo_scores"].numpy()
         det.threshold_ = float(cfg["threshold"])
         det.provenance = cfg.get("provenance", {})  # absent in detectors saved before it existed

@@ -1,0 +1,119 @@
+"""How well does the support-calibrated threshold hold? False- and true-positive rates of ``predict``.
+
+Usage:
+    python benchmarks/threshold_calibration.py --dataset utd-mhad --run runs/calib/utd-mhad \
+        [--seeds 3] [--k-shot 3 5] [--json runs/analysis/threshold-utd-mhad.json]
+
+The detector's threshold is a quantile of its support set's leave-one-out scores (each support clip's
+mean distance to the other K - 1); at the default quantile 1.0 (their maximum) a new normal clip that
+is exchangeable with the K support clips exceeds it with probability of about 1 / (K + 1) (a conformal
+argument; not exact, since the new clip's score averages over K clips, a support clip's over K - 1).
+For each seed's encoder (``RUN/encoders/seed-S``, from ``haad evaluate --out RUN``) and each category,
+two ways of drawing the support are measured:
+
+* ``protocol``: K clips from the category's training pool, as the protocol draws them. For a seen
+  category these are clips the encoder was trained on.
+* ``fresh``: K clips drawn from the category's *test* clips (``--draws`` draws per seed), the rest of
+  them being the normal clips scored: what a user who records K new clips of a seen category gets.
+  For unseen categories both ways give clips the encoder never saw.
+
+Three rules are measured: the score above the max (the default) or the median leave-one-out score,
+and the conformal p-value (``FewShotDetector.p_values``) at most 1 / (K + 1), which bounds the
+false-positive rate by 1 / (K + 1) for exchangeable normal clips. Prints one JSON object: per way, K,
+rule and seen/unseen, the mean false-positive rate on normal test clips, the true-positive rate on
+the other categories' test clips, and the 1 / (K + 1) reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from generator_quality import emit  # benchmarks/ is on sys.path when run as a script
+
+from haad.data import load_dataset
+from haad.data.splits import protocol_split, support_draws
+from haad.data.windows import make_windows
+from haad.detector import EncoderEmbedder, FewShotDetector
+from haad.train import load_encoder
+
+RULES = ("loo-max", "loo-median", "conformal")
+
+
+def rates(det: FewShotDetector, support_emb, normal_emb, anomal_emb) -> dict:
+    """{rule: (false-positive rate on normal_emb, true-positive rate on anomal_emb)} for the detector's
+    rules: score above the max / median leave-one-out score, conformal p-value <= 1 / (K + 1)."""
+    det.fit_embeddings(support_emb)
+    sn, sa = det.score_embeddings(normal_emb), det.score_embeddings(anomal_emb)
+    out = {}
+    for rule, q in (("loo-max", 1.0), ("loo-median", 0.5)):
+        t = det.set_threshold(quantile=q)
+        out[rule] = (float((sn > t).mean()), float((sa > t).mean()))
+    alpha = 1 / (len(support_emb) + 1)
+    out["conformal"] = (float((det.p_values_embeddings(normal_emb) <= alpha).mean()),
+                        float((det.p_values_embeddings(anomal_emb) <= alpha).mean()))
+    return out
+
+
+def calibration(run: Path, data, split, windows, seeds: list, ks: list, draws: int) -> list:
+    """Rows {way, k_shot, rule, seen, false_positive_rate, true_positive_rate, reference, measurements}."""
+    test = np.asarray(split.test)
+    labels = data.labels[test]
+    det = FewShotDetector(embedder=None, layout=data.layout)
+    acc: dict = {}
+    for seed in seeds:
+        encoder, _ = load_encoder(run / "encoders" / f"seed-{seed}")
+        emb = EncoderEmbedder(encoder)(windows)
+        test_emb = emb[test]
+        for k in ks:
+            for c, support in enumerate(support_draws(split, seed, k)):
+                seen = c in split.seen
+                normal = labels == c
+                for rule, r in rates(det, emb[support], test_emb[normal], test_emb[~normal]).items():
+                    acc.setdefault(("protocol", k, rule, seen), []).append(r)
+                mine = np.flatnonzero(normal)
+                if len(mine) < k + 1:  # no normal clip left to score
+                    continue
+                rng = np.random.default_rng([seed, c, k, 1])
+                for _ in range(draws):
+                    pick = rng.permutation(mine)
+                    for rule, r in rates(det, test_emb[pick[:k]], test_emb[pick[k:]], test_emb[~normal]).items():
+                        acc.setdefault(("fresh", k, rule, seen), []).append(r)
+    rows = []
+    order = lambda kv: (kv[0][0] != "protocol", kv[0][1], RULES.index(kv[0][2]), not kv[0][3])  # noqa: E731
+    for (way, k, rule, seen), v in sorted(acc.items(), key=order):
+        v = np.asarray(v)
+        rows.append({"way": way, "k_shot": k, "rule": rule, "seen": seen, "false_positive_rate": float(v[:, 0].mean()),
+                     "true_positive_rate": float(v[:, 1].mean()), "reference_1_over_k_plus_1": 1 / (k + 1),
+                     "measurements": len(v)})
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dataset", required=True)
+    ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--run", type=Path, required=True, help="an haad evaluate --out directory with encoders/seed-S")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--k-shot", type=int, nargs="+", default=[3, 5])
+    ap.add_argument("--draws", type=int, default=20, help="fresh support draws per category and seed")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+
+    data = load_dataset(args.dataset, args.data_dir)
+    split = protocol_split(data)
+    windows = make_windows(data.clips, data.layout.root)
+    for s in range(args.seeds):
+        if not (args.run / "encoders" / f"seed-{s}" / "weights.safetensors").is_file():
+            ap.error(f"--run {args.run}: no encoder for seed {s} (run haad evaluate --seeds {args.seeds} --out {args.run})")
+    rows = calibration(args.run, data, split, windows, list(range(args.seeds)), args.k_shot, args.draws)
+    out = {"command": "python " + " ".join(sys.argv), "dataset": args.dataset, "run": str(args.run),
+           "seeds": list(range(args.seeds)), "draws": args.draws, "rows": rows}
+    emit(out, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

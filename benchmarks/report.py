@@ -5,7 +5,8 @@ Usage: python benchmarks/report.py [RUNS_ROOT] [OUT_DIR]     (defaults: runs, be
 Reads runs/core/*/results.json (benchmarks/core_tables.sh), runs/aug/*/results.json
 (benchmarks/augmentation_tables.sh, sensitivity_tables.sh), runs/bench/*/table.md
 (benchmarks/compare_tables.sh), runs/gen/*/ (generator checkpoints), runs/quality/*.json
-(generator_quality.py) and runs/analysis/pairwise-*.json (pairwise_auc.py), and writes OUT_DIR/report.md, the plots and a copy of every
+(generator_quality.py), runs/analysis/pairwise-*.json (pairwise_auc.py) and
+runs/analysis/threshold-*.json (threshold_calibration.py), and writes OUT_DIR/report.md, the plots and a copy of every
 file it used under OUT_DIR/json, at its path relative to RUNS_ROOT (small JSON and Markdown files, so
 the figures stay inspectable without the runs). A file missing from RUNS_ROOT (a fresh checkout has
 no runs/) is read from that copy instead, so a report can be regenerated, or extended with new runs,
@@ -346,6 +347,30 @@ def main() -> int:
                       f"{f['generated']:.2f} / {f['zero_velocity']:.2f} |")
             used.append(q)
         md.append("")
+    thresholds = glob(runs / "analysis", "threshold-*.json")
+    if thresholds:
+        md += ["## Thresholds: how many normal clips the detector flags (`benchmarks/threshold_calibration.py`)", "",
+               "False-positive rate (FPR) on normal test clips and true-positive rate (TPR) on the other "
+               "categories' test clips. Rules: score above the max (`loo-max`, the default) or median "
+               "(`loo-median`) leave-one-out score of the support set; conformal p-value at most 1/(K+1) "
+               "(`conformal`, `predict(alpha=...)`, `haad detect --alpha`). Support drawn from the training "
+               "pool as the protocol does (`protocol`: for a seen category, clips the encoder trained on), or "
+               "from the category's test clips, the rest being scored (`fresh`: new recordings, as a user "
+               "brings them).", ""]
+        for t in thresholds:
+            r = json.loads(t.read_text())
+            md += [f"### {r['dataset']} ({len(r['seeds'])} seeds, {r['draws']} fresh draws per category and seed)", "",
+                   "| support | K | rule | FPR seen | FPR unseen | TPR seen | TPR unseen | 1/(K+1) |",
+                   "|---|---|---|---|---|---|---|---|"]
+            cells = {(q["way"], q["k_shot"], q["rule"], q["seen"]): q for q in r["rows"]}
+            for way, k, rule in dict.fromkeys((q["way"], q["k_shot"], q["rule"]) for q in r["rows"]):
+                seen, unseen = cells.get((way, k, rule, True)), cells.get((way, k, rule, False))
+                rate = lambda q, key: f"{q[key]:.2f}" if q else "—"  # noqa: E731
+                md.append(f"| {way} | {k} | {rule} | {rate(seen, 'false_positive_rate')} | "
+                          f"{rate(unseen, 'false_positive_rate')} | {rate(seen, 'true_positive_rate')} | "
+                          f"{rate(unseen, 'true_positive_rate')} | {1 / (k + 1):.2f} |")
+            md.append("")
+            used.append(t)
     for p in used:  # archive every input under the same relative path (a fallback is its own copy)
         p = find(p) if p.is_relative_to(runs) else p
         if not p.is_file() or not p.is_relative_to(runs):

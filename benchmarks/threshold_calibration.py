@@ -27,6 +27,7 @@ the other categories' test clips, and the 1 / (K + 1) reference.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -35,8 +36,9 @@ from generator_quality import emit  # benchmarks/ is on sys.path when run as a s
 
 from haad.data import load_dataset
 from haad.data.splits import protocol_split, support_draws
-from haad.data.windows import make_windows
+from haad.data.windows import WindowConfig, make_windows
 from haad.detector import EncoderEmbedder, FewShotDetector
+from haad.evaluation.protocol import check_encoder_fits
 from haad.train import load_encoder
 
 RULES = ("loo-max", "loo-median", "conformal")
@@ -64,7 +66,9 @@ def calibration(run: Path, data, split, windows, seeds: list, ks: list, draws: i
     det = FewShotDetector(embedder=None, layout=data.layout)
     acc: dict = {}
     for seed in seeds:
-        encoder, _ = load_encoder(run / "encoders" / f"seed-{seed}")
+        enc_dir = run / "encoders" / f"seed-{seed}"
+        encoder, header = load_encoder(enc_dir)
+        check_encoder_fits(header, enc_dir, data, split, WindowConfig())  # layout, window, no unseen category
         emb = EncoderEmbedder(encoder)(windows)
         test_emb = emb[test]
         for k in ks:
@@ -91,6 +95,21 @@ def calibration(run: Path, data, split, windows, seeds: list, ks: list, draws: i
     return rows
 
 
+def cross_check(results: Path, rows: list, seeds: list) -> None:
+    """The protocol / loo-max rows redo what ``haad evaluate`` measured (``threshold`` in results.json):
+    when the run has the same seeds and K, the two must agree."""
+    if not results.is_file():
+        return
+    res = json.loads(results.read_text())
+    mine = [r for r in rows if r["way"] == "protocol" and r["rule"] == "loo-max" and r["k_shot"] == res["k_shot"]]
+    if res["seeds"] != seeds or not mine or "threshold" not in res:
+        return
+    fpr = sum(r["false_positive_rate"] * r["measurements"] for r in mine) / sum(r["measurements"] for r in mine)
+    if abs(fpr - res["threshold"]["false_positive_rate"]) > 1e-3:
+        raise SystemExit(f"{results}: haad evaluate measured a false-positive rate of "
+                         f"{res['threshold']['false_positive_rate']:.4f} for the default threshold, this script {fpr:.4f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", required=True)
@@ -109,6 +128,7 @@ def main() -> int:
         if not (args.run / "encoders" / f"seed-{s}" / "weights.safetensors").is_file():
             ap.error(f"--run {args.run}: no encoder for seed {s} (run haad evaluate --seeds {args.seeds} --out {args.run})")
     rows = calibration(args.run, data, split, windows, list(range(args.seeds)), args.k_shot, args.draws)
+    cross_check(args.run / "results.json", rows, list(range(args.seeds)))
     out = {"command": "python " + " ".join(sys.argv), "dataset": args.dataset, "run": str(args.run),
            "seeds": list(range(args.seeds)), "draws": args.draws, "rows": rows}
     emit(out, args.json)

@@ -122,6 +122,14 @@ def test_detect_fit_save_score_stream(tmp_path):
     assert [int(x["anomalous"]) for x in csv.DictReader(out4.open())] == [int(v <= 0.25) for v in p]
     r = haad("detect", "--input", npz, "--detector", tmp_path / "det", "--alpha", "0.1", "--out", out4, check=False)
     assert r.returncode == 2 and "--alpha 0.1" in r.stderr and "1/4" in r.stderr
+    # refused before anything is fitted or saved
+    r = haad("detect", "--input", npz, "--support", npz, "--category", "walk", "--k-shot", "3", "--alpha", "0.1",
+             "--save", tmp_path / "det2", "--out", out4, check=False)
+    assert r.returncode == 2 and "--alpha 0.1" in r.stderr and not (tmp_path / "det2").exists()
+    r = haad("detect", "--input", npz, "--detector", tmp_path / "det", "--alpha", "1.5", "--out", out4, check=False)
+    assert r.returncode == 2 and "--alpha" in r.stderr and "(0, 1)" in r.stderr
+    r = haad("detect", "--input", npz, "--detector", tmp_path / "det", "--n-gen", "2", "--out", out4, check=False)
+    assert r.returncode == 2 and "--n-gen only apply with --generator" in r.stderr
 
 
 def test_argument_and_output_path_errors(tmp_path):
@@ -210,7 +218,10 @@ def test_detect_with_generated_support_variants(multiobs_generator, tmp_path):
     assert prov["settings"] == {"n_variants": 2, "n_obs": 10, "steps": 2} and prov["category"] == "walk"
     plain = tmp_path / "plain.csv"
     haad("detect", *args, "--out", plain)
-    assert [x["score"] for x in csv.DictReader(out.open())] != [x["score"] for x in csv.DictReader(plain.open())]
+    aug_rows, plain_rows = list(csv.DictReader(out.open())), list(csv.DictReader(plain.open()))
+    assert [x["score"] for x in aug_rows] != [x["score"] for x in plain_rows]
+    # p-values rank against the recorded support clips only, so the variants leave them unchanged
+    assert [x["p_value"] for x in aug_rows] == [x["p_value"] for x in plain_rows]
     r = haad("detect", "--input", npz, "--detector", det, "--generator", multiobs_generator, "--out", out,
              check=False)
     assert r.returncode == 2 and "--generator" in r.stderr and "--support" in r.stderr

@@ -81,6 +81,45 @@ def test_conformal_p_values():
     assert det.p_values_embeddings(rng.normal(size=(50, 8)) + 3.0).max() == pytest.approx(0.1)
 
 
+def test_p_values_and_loo_do_not_depend_on_batch_size():
+    # torch.cdist's matrix-product shortcut (over 25 rows) gives a clip a non-zero distance to itself
+    rng = np.random.default_rng(1)
+    for k in (3, 30):
+        sup = rng.normal(size=(k, 16)).astype(np.float32) * 10
+        det = FewShotDetector(None, SMPL24).fit_embeddings(sup)
+        assert det.loo_scores_.dtype == np.float32
+        d = np.linalg.norm(sup[:, None].astype(np.float64) - sup[None], axis=-1)
+        assert np.allclose(det.loo_scores_, d.sum(1) / (k - 1), rtol=1e-6)
+        batch = np.concatenate([sup, rng.normal(size=(40, 16)).astype(np.float32) * 10])
+        single = np.concatenate([det.p_values_embeddings(row[None]) for row in batch])
+        assert np.array_equal(det.p_values_embeddings(batch), single)
+
+
+def test_alpha_needs_two_support_clips():
+    one = FewShotDetector(None, SMPL24).fit_embeddings(np.zeros((1, 4)))
+    assert np.all(one.p_values_embeddings(np.ones((5, 4))) == 1.0)
+    with pytest.raises(ValueError, match="at least 2"):
+        one.predict(np.zeros((1, 60, 24, 3)), alpha=0.5)
+    three = FewShotDetector(None, SMPL24).fit_embeddings(np.eye(3, 4))
+    with pytest.raises(ValueError, match=r"1/4, 1\), e.g. 0.25"):
+        three.predict(np.zeros((1, 60, 24, 3)), alpha=0.2)
+
+
+def test_detector_saved_before_p_values_loads(synth, tmp_path):
+    from haad.checkpoint import load_checkpoint, save_checkpoint
+    from haad.detector import DETECTOR_KIND
+
+    det = FewShotDetector(DCTEmbedder(), SMPL24).fit(synth.clips[:4])
+    det.save(tmp_path / "new")
+    tensors, header = load_checkpoint(tmp_path / "new", kind=DETECTOR_KIND)
+    old_config = {k: v for k, v in header["config"].items() if k != "provenance"}
+    save_checkpoint(tmp_path / "old", {k: v for k, v in tensors.items() if k != "n_real_support"}, DETECTOR_KIND,
+                    old_config)
+    old = FewShotDetector.load(tmp_path / "old")
+    assert old.n_real_support_ == 4 and old.provenance == {}
+    assert np.array_equal(old.p_values(synth.clips[10:20]), det.p_values(synth.clips[10:20]))
+
+
 def test_p_values_ignore_generated_variants_and_survive_save(synth, tmp_path):
     from haad.data.windows import make_windows
 

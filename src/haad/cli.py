@@ -36,6 +36,17 @@ def non_negative_int(text: str) -> int:
     return _int_at_least(text, 0)
 
 
+def probability(text: str) -> float:
+    """argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
+    return value
+
+
 def positive_int_list(text: str) -> tuple:
     """argparse type: one or more comma-separated integers >= 1 (e.g. ``10,20,30``)."""
     return tuple(positive_int(part.strip()) for part in text.split(","))
@@ -150,10 +161,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder", type=Path, default=None, help="trained encoder (default: dct-distance embedding)")
     p.add_argument("--threshold-quantile", type=float, default=1.0,
                    help="threshold = this quantile of the support set's leave-one-out scores (default 1.0)")
-    p.add_argument("--alpha", type=float, default=None,
-                   help="flag clips whose conformal p-value is <= ALPHA instead of using the threshold: at most "
-                        "a share ALPHA of normal clips recorded like the support ones is flagged (needs "
-                        "ALPHA >= 1/(K+1))")
+    p.add_argument("--alpha", type=probability, default=None,
+                   help="flag clips whose conformal p-value is <= ALPHA instead of using the threshold: on average "
+                        "over support sets, at most a share ALPHA of normal clips recorded like the support ones "
+                        "is flagged (needs K >= 2 and ALPHA >= 1/(K+1))")
     p.add_argument("--stream", action="store_true", help="treat each input clip as a long recording: sliding windows")
     p.add_argument("--hop", type=positive_int, default=10, help="frames between window starts with --stream")
     p.add_argument("--explain", type=int, default=0, metavar="N", help="also list the N joints that weigh most")
@@ -162,10 +173,10 @@ def _parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("support augmentation (with --support)")
     g.add_argument("--generator", type=Path, default=None,
                    help="add generated variants of the support clips to the support set (haad train-generator)")
-    g.add_argument("--n-gen", type=positive_int, default=1, help="variants per support clip (default 1)")
-    g.add_argument("--n-obs", type=positive_int, default=30, help="observed frames; 60 - N are generated (default 30)")
-    g.add_argument("--gen-steps", type=positive_int, default=20, help="DDIM steps (default 20)")
-    g.add_argument("--gen-seed", type=non_negative_int, default=0, help="seed of the generation noise (default 0)")
+    g.add_argument("--n-gen", type=positive_int, default=None, help="variants per support clip (default 1)")
+    g.add_argument("--n-obs", type=positive_int, default=None, help="observed frames; 60 - N are generated (default 30)")
+    g.add_argument("--gen-steps", type=positive_int, default=None, help="DDIM steps (default 20)")
+    g.add_argument("--gen-seed", type=non_negative_int, default=None, help="seed of the generation noise (default 0)")
     g.add_argument("--quiet", action="store_true", help="no progress bar while generating")
 
     p = sub.add_parser("data", help="dataset utilities")
@@ -326,14 +337,26 @@ def cmd_detect(args) -> int:
 
     from haad.checkpoint import atomic_write_bytes
     from haad.data import load_dataset
-    from haad.detector import DCTEmbedder, EncoderEmbedder, FewShotDetector
+    from haad.detector import DCTEmbedder, EncoderEmbedder, FewShotDetector, check_alpha
     from haad.train import load_encoder
 
+    gen_opts = {"--n-gen": args.n_gen, "--n-obs": args.n_obs, "--gen-steps": args.gen_steps, "--gen-seed": args.gen_seed}
+    if args.generator is None and any(v is not None for v in gen_opts.values()):
+        given = [k for k, v in gen_opts.items() if v is not None]
+        raise ValueError(f"{', '.join(given)} only apply with --generator")
     data = load_dataset(args.input, args.data_dir)
+
+    def check_input(layout) -> None:
+        if data.layout.num_joints != layout.num_joints:
+            raise ValueError(f"{args.input}: {data.layout.num_joints} joints, the detector expects {layout.num_joints}")
+
     if args.detector is not None:
         if args.generator is not None:
             raise ValueError("--generator augments a new support set: use it with --support, not --detector")
         det = FewShotDetector.load(args.detector)
+        check_input(det.layout)
+        if args.alpha is not None:
+            check_alpha(args.alpha, det.n_real_support_, "--alpha")
     else:
         sup = load_dataset(args.support, args.data_dir)
         idx = np.arange(len(sup))
@@ -343,6 +366,10 @@ def cmd_detect(args) -> int:
             idx = np.flatnonzero(sup.labels == sup.class_names.index(args.category))
         if args.k_shot is not None:
             idx = idx[: args.k_shot]
+        # Everything that can be refused is checked before generating, fitting or saving anything.
+        check_input(sup.layout)
+        if args.alpha is not None:
+            check_alpha(args.alpha, len(idx), "--alpha")
         embedder = EncoderEmbedder(load_encoder(args.encoder)[0]) if args.encoder else DCTEmbedder()
         det = FewShotDetector(embedder, sup.layout, threshold_quantile=args.threshold_quantile)
         support = [sup.clips[i] for i in idx]
@@ -351,18 +378,16 @@ def cmd_detect(args) -> int:
             from haad.generator.bank import GenerationSettings
             from haad.generator.support import support_variants
 
-            settings = GenerationSettings(n_variants=args.n_gen, n_obs=args.n_obs, steps=args.gen_steps)
-            extra, det.provenance = support_variants(args.generator, det, support, settings, args.gen_seed,
+            settings = GenerationSettings(n_variants=args.n_gen or 1, n_obs=args.n_obs or 30,
+                                          steps=args.gen_steps or 20)
+            if settings.n_obs >= det.window.length:
+                raise ValueError(f"--n-obs {settings.n_obs}: must be below the window's {det.window.length} frames")
+            extra, det.provenance = support_variants(args.generator, det, support, settings, args.gen_seed or 0,
                                                      progress=not args.quiet)
             det.provenance.update(support=str(args.support), category=args.category)
         det.fit(support, augment=extra)
         if args.save is not None:
             det.save(args.save)
-    if args.alpha is not None and not 1 / (det.n_real_support_ + 1) <= args.alpha < 1:
-        raise ValueError(f"--alpha {args.alpha}: with {det.n_real_support_} support clips p-values are multiples of "
-                         f"1/{det.n_real_support_ + 1}, so ALPHA must be in [{1 / (det.n_real_support_ + 1):.3f}, 1)")
-    if data.layout.num_joints != det.layout.num_joints:
-        raise ValueError(f"{args.input}: {data.layout.num_joints} joints, the detector expects {det.layout.num_joints}")
     rows = []
     names = det.layout.joint_names
     for i, clip in enumerate(data.clips):
@@ -376,7 +401,7 @@ def cmd_detect(args) -> int:
         shares = det.explain(windows) if args.explain else None
         for w, (start, score) in enumerate(zip(starts, scores)):
             row = {"clip": data.names[i], "category": data.class_names[data.labels[i]], "start_frame": int(start),
-                   "score": f"{score:.6f}", "p_value": f"{p_values[w]:.4f}", "anomalous": int(flags[w])}
+                   "score": f"{score:.6f}", "p_value": f"{p_values[w]:.6f}", "anomalous": int(flags[w])}
             if shares is not None:
                 top = np.argsort(shares[w])[::-1][: args.explain]
                 row["top_joints"] = " ".join(f"{names[j]}:{shares[w, j]:.2f}" for j in top)

@@ -10,6 +10,7 @@ when normal clips are exchangeable with the support ones (benchmarks/README.md, 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -62,11 +63,27 @@ class EncoderEmbedder:
         return np.concatenate(out) if out else np.zeros((0, self.encoder.config.embedding_dim), np.float32)
 
 
+def exact_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pairwise Euclidean distances in float64, computed directly: ``torch.cdist``'s matrix-product
+    shortcut (used beyond 25 rows) gives a clip a non-zero distance to itself and breaks exact ties,
+    which the leave-one-out scores and the p-values' rank comparisons must not depend on."""
+    return torch.cdist(a.double(), b.double(), compute_mode="donot_use_mm_for_euclid_dist")
+
+
 def mean_distance(queries: np.ndarray, support: np.ndarray) -> np.ndarray:
     """Mean Euclidean distance of every query row to every support row (Eq. 6)."""
     q = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32))
     s = torch.from_numpy(np.ascontiguousarray(support, dtype=np.float32))
     return torch.cdist(q, s).mean(dim=1).numpy()
+
+
+def check_alpha(alpha: float, k: int, name: str = "alpha") -> None:
+    """Refuse a p-value level that K real support clips cannot reach (p-values are multiples of 1/(K+1))."""
+    if k < 2:
+        raise ValueError(f"{name} needs at least 2 recorded support clips (with {k}, every p-value is 1)")
+    if not 1 / (k + 1) <= alpha < 1:
+        raise ValueError(f"{name} {alpha}: with {k} support clips p-values are multiples of 1/{k + 1}, so it must "
+                         f"be in [1/{k + 1}, 1), e.g. {math.ceil(1e4 / (k + 1)) / 1e4}")
 
 
 class FewShotDetector:
@@ -140,8 +157,8 @@ class FewShotDetector:
         self.support_embeddings_ = emb
         self.n_real_support_ = n_real
         if len(emb) > 1:
-            d = torch.cdist(torch.from_numpy(emb), torch.from_numpy(emb)).numpy()
-            self.loo_scores_ = d.sum(axis=1) / (len(emb) - 1)
+            d = exact_distances(torch.from_numpy(emb), torch.from_numpy(emb)).numpy()
+            self.loo_scores_ = (d.sum(axis=1) / (len(emb) - 1)).astype(np.float32)
         else:
             self.loo_scores_ = np.zeros(1, dtype=np.float32)
         self.set_threshold(quantile=self.threshold_quantile)
@@ -182,16 +199,18 @@ class FewShotDetector:
         For a clip x, the bag {x, s_1..s_K} scores each member by its mean distance to the other K;
         p = (number of members scoring at least x's score) / (K + 1). If x and the support clips are
         exchangeable (a normal clip recorded like the support ones), P(p <= a) <= a for every a, so
-        ``predict(clips, alpha=a)`` flags at most a share a of normal clips on average. The smallest
-        p-value is 1 / (K + 1): three support clips cannot vouch for a false-positive rate below 25%.
-        Generated support variants are not exchangeable with recorded clips and are left out.
+        ``predict(clips, alpha=a)`` flags at most a share a of normal clips, on average over support
+        sets (one particular support set can do worse). With K >= 2 the smallest p-value is
+        1 / (K + 1): three support clips cannot vouch for a false-positive rate below 25%; with K = 1
+        every p-value is 1. Generated support variants are not exchangeable with recorded clips and
+        are left out.
         """
         self._check_fitted()
         sup = torch.from_numpy(self.support_embeddings_[: self.n_real_support_])
         k = len(sup)
         q = torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32))
-        d_qs = torch.cdist(q, sup).double()                       # (N, K)
-        d_ss = torch.cdist(sup, sup).double().sum(dim=1)          # (K,) each support's distances to the others
+        d_qs = exact_distances(q, sup)                            # (N, K)
+        d_ss = exact_distances(sup, sup).sum(dim=1)               # (K,) each support's distances to the others
         score_x = d_qs.sum(dim=1, keepdim=True)                  # x's summed distance to the K others
         score_s = d_ss[None] + d_qs                               # s_i's, with x in the bag
         # Every member's score is a sum over K distances, so the sums compare like the means.
@@ -244,8 +263,7 @@ class FewShotDetector:
         """1 = anomalous, 0 = normal: score above ``threshold_``, or with ``alpha`` conformal p-value <= alpha."""
         if alpha is None:
             return (self.decision_function(clips) > self.threshold_).astype(np.int64)
-        if not 0 < alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+        check_alpha(alpha, self.n_real_support_)
         return (self.p_values(clips) <= alpha).astype(np.int64)
 
     def save(self, directory) -> Path:

@@ -104,7 +104,7 @@ def category_aucs(embeddings: np.ndarray, data: Collection, split: Split, seed: 
             extra = support_augment(c, support, seed)
             if extra is not None and len(extra):
                 emb = np.concatenate([emb, extra])
-        det.fit_embeddings(emb)
+        det.fit_embeddings(emb, n_real=len(support))
         normal = data.labels[test] == c
         if normal.all() or not normal.any():
             raise ValueError(f"category {data.class_names[c]!r}: the test set has {int(normal.sum())} of its clips "

@@ -47,11 +47,14 @@ def support_variants(generator_dir, detector, support, settings: GenerationSetti
     if layout is not None and tuple(layout.joint_names) != tuple(want.joint_names):
         raise ValueError(f"{generator_dir}: generator trained on the {layout.name!r} skeleton "
                          f"({layout.num_joints} joints), the support clips use {want.name!r} ({want.num_joints} joints)")
+    if gen.diffusion.num_joints != want.num_joints:  # checkpoints without a saved layout
+        raise ValueError(f"{generator_dir}: generator made for {gen.diffusion.num_joints} joints, "
+                         f"the support clips have {want.num_joints}")
     length = gen.diffusion.length
     if length != detector.window.length:
         raise ValueError(f"{generator_dir}: generator windows have {length} frames, the detector's {detector.window.length}")
     if not 1 <= settings.n_obs < length:
-        raise ValueError(f"n_obs must be in 1..{length - 1} (frames observed before the generated ones), "
+        raise ValueError(f"n_obs (observed frames before the generated ones) must be in 1..{length - 1}, "
                          f"got {settings.n_obs}")
     trained = trained_observed_lengths(gen.header)
     if settings.n_obs not in trained:

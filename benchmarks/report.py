@@ -360,6 +360,8 @@ def main() -> int:
         for t in thresholds:
             r = json.loads(t.read_text())
             md += [f"### {r['dataset']} ({len(r['seeds'])} seeds, {r['draws']} fresh draws per category and seed)", "",
+                   f"`{r['command']}` (encoders: `haad evaluate --dataset {r['dataset']} --seeds {len(r['seeds'])} "
+                   f"--out {r['run']}`)", "",
                    "| support | K | rule | FPR seen | FPR unseen | TPR seen | TPR unseen | 1/(K+1) |",
                    "|---|---|---|---|---|---|---|---|"]
             cells = {(q["way"], q["k_shot"], q["rule"], q["seen"]): q for q in r["rows"]}

@@ -4,8 +4,9 @@
 ``decision_function(clips)`` is the mean Euclidean distance of each clip's embedding to the support
 embeddings (higher = more anomalous); ``predict`` thresholds it with a threshold calibrated on the
 support set alone (leave-one-out distances), re-settable without refitting, or with conformal
-p-values (``p_values``, ``predict(clips, alpha=...)``) whose false-positive rate is bounded by alpha
-when normal clips are exchangeable with the support ones (benchmarks/README.md, "Thresholds").
+p-values (``p_values``, ``predict(clips, alpha=...)``) whose false-positive rate is at most alpha on
+average over support sets when normal clips are exchangeable with the support ones (measured in
+benchmarks/README.md, "Thresholds").
 """
 
 from __future__ import annotations

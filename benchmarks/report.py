@@ -238,6 +238,11 @@ def main() -> int:
             md.append(row_paired("training-time only, control: held last frame, no generator (--completion hold)",
                                  hold, t3[0][1]))
             used.append(aug / f"{ds}-train-hold" / "results.json")
+        long = load(aug / f"{ds}-train-long" / "results.json")
+        if long:  # the same augmentation from a generator trained 4x longer
+            md.append(row_paired("training-time only, generator trained 12,000 iterations (20 DDIM steps)", long,
+                                 t3[0][1]))
+            used.append(aug / f"{ds}-train-long" / "results.json")
         keep = load(aug / f"{ds}-train-keeppad" / "results.json")
         if keep:  # the experiment that gives short clips' variants their padding back
             md.append(row_paired("training-time only, --keep-padding", keep, t3[0][1]))
@@ -306,7 +311,7 @@ def main() -> int:
         used += [aug / f"{ds}-{n}" / "results.json" for n in ("support", "train", "both")]
         used += [aug / f"{ds}-steps{s}" / "results.json" for s in (100, 50, 20, 10)]
         used += [aug / f"{ds}-ns{ns}-ng{ng}" / "results.json" for ns, ng in grid]
-        for name in (ds, f"{ds}-multiobs"):
+        for name in (ds, f"{ds}-multiobs", f"{ds}-long"):
             gen = find(runs / "gen" / name / "config.json")
             if gen.is_file():
                 used.append(gen)

@@ -6,7 +6,8 @@ Reads runs/core/*/results.json (benchmarks/core_tables.sh), runs/aug/*/results.j
 (benchmarks/augmentation_tables.sh, sensitivity_tables.sh), runs/bench/*/table.md
 (benchmarks/compare_tables.sh), runs/gen/*/ (generator checkpoints), runs/quality/*.json
 (generator_quality.py), runs/analysis/pairwise-*.json (pairwise_auc.py) and
-runs/analysis/threshold-*.json (threshold_calibration.py), and writes OUT_DIR/report.md, the plots and a copy of every
+runs/analysis/threshold-*.json (threshold_calibration.py), runs/analysis/explain-*.json
+(explanation_faithfulness.py), and writes OUT_DIR/report.md, the plots and a copy of every
 file it used under OUT_DIR/json, at its path relative to RUNS_ROOT (small JSON and Markdown files, so
 the figures stay inspectable without the runs). A file missing from RUNS_ROOT (a fresh checkout has
 no runs/) is read from that copy instead, so a report can be regenerated, or extended with new runs,
@@ -378,6 +379,26 @@ def main() -> int:
                           f"{rate(unseen, 'true_positive_rate')} | {1 / (k + 1):.2f} |")
             md.append("")
             used.append(t)
+    explains = glob(runs / "analysis", "explain-*.json")
+    if explains:
+        md += ["## Per-joint explanations: do they name a planted anomaly? (`benchmarks/explanation_faithfulness.py`)",
+               "", "One random joint of a normal test clip is shaken; the explanation should rank it first. "
+               "Methods: `embedding` (distance split over per-joint embedding dimensions), `occlusion` (score drop "
+               "when the joint takes the nearest support clip's trajectory; `explain`'s default). Noticed: the "
+               "shake raised the clip's score by more than 10%.", "",
+               "| dataset | embedding | method | planted | ranked first | in the top 3 | mean share | median score rise "
+               "| noticed | ranked first when noticed | chance |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for e in explains:
+            r = json.loads(e.read_text())
+            for q in r["rows"]:
+                first = "—" if q["top1_noticed"] is None else f"{q['top1_noticed']:.2f}"
+                md.append(f"| {r['dataset']} | {q['embedding']} | {q['method']} | {q['planted']} | {q['top1']:.2f} | "
+                          f"{q['top3']:.2f} | {q['mean_share']:.2f} | {q['median_score_rise']:+.0%} | {q['noticed']} | "
+                          f"{first} | {r['chance_top1']:.2f} |")
+            used.append(e)
+        for e in explains:
+            md += ["", f"`{json.loads(e.read_text())['command']}`"]
+        md.append("")
     for p in used:  # archive every input under the same relative path (a fallback is its own copy)
         p = find(p) if p.is_relative_to(runs) else p
         if not p.is_file() or not p.is_relative_to(runs):

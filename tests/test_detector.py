@@ -113,11 +113,16 @@ def test_detector_saved_before_p_values_loads(synth, tmp_path):
     det.save(tmp_path / "new")
     tensors, header = load_checkpoint(tmp_path / "new", kind=DETECTOR_KIND)
     old_config = {k: v for k, v in header["config"].items() if k != "provenance"}
-    save_checkpoint(tmp_path / "old", {k: v for k, v in tensors.items() if k != "n_real_support"}, DETECTOR_KIND,
-                    old_config)
+    save_checkpoint(tmp_path / "old", {k: v for k, v in tensors.items() if k not in ("n_real_support", "support_windows")},
+                    DETECTOR_KIND, old_config)
     old = FewShotDetector.load(tmp_path / "old")
-    assert old.n_real_support_ == 4 and old.provenance == {}
+    assert old.n_real_support_ == 4 and old.provenance == {} and old.support_windows_ is None
     assert np.array_equal(old.p_values(synth.clips[10:20]), det.p_values(synth.clips[10:20]))
+    with pytest.raises(ValueError, match="support windows"):
+        old.explain(synth.clips[10:12])
+    assert np.allclose(old.explain(synth.clips[10:12], method="embedding"),
+                       det.explain(synth.clips[10:12], method="embedding"))
+    assert np.array_equal(FewShotDetector.load(tmp_path / "new").support_windows_, det.support_windows_)
 
 
 def test_p_values_ignore_generated_variants_and_survive_save(synth, tmp_path):
@@ -174,14 +179,57 @@ def test_explain_points_at_the_changed_joints(synth):
     # shake the right wrist and hand only: the explanation must put them on top
     t = np.arange(len(clip))[:, None]
     moved[:, [21, 23]] += 0.3 * np.sin(t / 3.0)[:, :, None]
-    share = det.explain([clip, moved])
-    assert share.shape == (2, 24) and np.allclose(share.sum(1), 1)
-    assert set(np.argsort(share[1])[-2:]) == {21, 23}
-    assert share[1, [21, 23]].sum() > 0.9
-    assert share[0].max() < 0.2  # the unchanged clip: differences spread over all joints
+    for method in ("embedding", "occlusion"):
+        share = det.explain([clip, moved], method=method)
+        assert share.shape == (2, 24) and np.allclose(share.sum(1), 1)
+        assert set(np.argsort(share[1])[-2:]) == {21, 23}, method
+        assert share[1, [21, 23]].sum() > 0.9, method
+    # the unchanged clip: differences spread over all joints
+    assert det.explain([clip], method="embedding")[0].max() < 0.2
+    # occlusion works with any embedder; the embedding split needs per-joint dimensions
     enc = ActionEncoder(EncoderConfig(num_joints=24, pooling="node")).eval()
+    node = FewShotDetector(EncoderEmbedder(enc), SMPL24).fit(synth.clips[:3])
+    assert np.allclose(node.explain([clip, moved]).sum(1), 1)
     with pytest.raises(ValueError, match="per-joint"):
-        FewShotDetector(EncoderEmbedder(enc), SMPL24).fit(synth.clips[:3]).explain([clip])
+        node.explain([clip], method="embedding")
+    with pytest.raises(ValueError, match="method"):
+        node.explain([clip], method="gradient")
+    # occlusion needs the support windows: fit keeps them, fit_embeddings cannot
+    bare = FewShotDetector(DCTEmbedder(), SMPL24).fit_embeddings(det.support_embeddings_)
+    with pytest.raises(ValueError, match="support windows"):
+        bare.explain([moved])
+
+
+def test_occlusion_explains_a_learned_encoder(utd_dir):
+    """Real data, a briefly trained encoder: a shaken joint is found by occlusion, not by the embedding split.
+
+    The learned encoder's dense graph mixes every joint into every node, so its per-joint embedding
+    dimensions do not point at the joint that differs. Measured (81 planted clips): occlusion ranks the
+    shaken joint first for 0.40 of them, the embedding split for 0.04 (chance 0.05)."""
+    from haad.data import load_dataset
+    from haad.data.windows import make_windows
+    from haad.train import TrainConfig, train_encoder
+
+    data = load_dataset("utd-mhad", utd_dir.parent)
+    split = protocol_split(data)
+    idx = split.seen_train()
+    x = make_windows([data.clips[i] for i in idx], data.layout.root)
+    enc, _ = train_encoder(x, data.labels[idx], EncoderConfig(num_joints=20),
+                           TrainConfig(epochs=10, iters_per_epoch=52, seed=0), progress=False)
+    rng = np.random.default_rng(0)
+    hits = {"embedding": [], "occlusion": []}
+    t = np.arange(200)[:, None]
+    for c in range(data.num_classes):
+        det = FewShotDetector(EncoderEmbedder(enc), data.layout).fit(
+            [data.clips[i] for i in draw_support(split, c, 3, np.random.default_rng([0, c]))])
+        for i in [i for i in split.test if data.labels[i] == c][:3]:
+            j = int(rng.integers(20))
+            moved = data.clips[i].copy()
+            moved[:, j] += 0.3 * np.sin(t[: len(moved)] / 3.0)
+            for method, h in hits.items():
+                h.append(np.argmax(det.explain([moved], method=method)[0]) == j)
+    occlusion, embedding = np.mean(hits["occlusion"]), np.mean(hits["embedding"])
+    assert occlusion > 0.25 and occlusion > embedding + 0.2, (occlusion, embedding)
 
 
 def test_score_stream_windows(synth):

@@ -168,6 +168,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--stream", action="store_true", help="treat each input clip as a long recording: sliding windows")
     p.add_argument("--hop", type=positive_int, default=10, help="frames between window starts with --stream")
     p.add_argument("--explain", type=int, default=0, metavar="N", help="also list the N joints that weigh most")
+    p.add_argument("--explain-method", choices=("occlusion", "embedding"), default="occlusion",
+                   help="occlusion (default: the score drop when a joint moves like in the nearest support clip) or "
+                        "embedding (the distance split over per-joint embedding dimensions; detectors saved before "
+                        "support windows were kept)")
     p.add_argument("--save", type=Path, default=None, help="save the fitted detector here")
     p.add_argument("--out", type=Path, required=True, help="CSV of scores")
     g = p.add_argument_group("support augmentation (with --support)")
@@ -398,7 +402,7 @@ def cmd_detect(args) -> int:
         emb = det.embed(windows)
         scores, p_values = det.score_embeddings(emb), det.p_values_embeddings(emb)
         flags = p_values <= args.alpha if args.alpha is not None else scores > det.threshold_
-        shares = det.explain(windows) if args.explain else None
+        shares = det.explain(windows, method=args.explain_method) if args.explain else None
         for w, (start, score) in enumerate(zip(starts, scores)):
             row = {"clip": data.names[i], "category": data.class_names[data.labels[i]], "start_frame": int(start),
                    "score": f"{score:.6f}", "p_value": f"{p_values[w]:.6f}", "anomalous": int(flags[w])}

@@ -99,7 +99,8 @@ class FewShotDetector:
 
     Fitted attributes: ``support_embeddings_`` (K', D), ``loo_scores_`` (K',), ``threshold_``,
     ``n_real_support_`` (the first rows of ``support_embeddings_`` that are recorded clips; the rest
-    are generated variants).
+    are generated variants), ``support_windows_`` (the recorded support clips' windows, kept by
+    ``fit`` for occlusion explanations; ``None`` after ``fit_embeddings``).
     ``provenance`` (a JSON-able dict, empty by default) is saved with the detector: what its support
     set was made from, e.g. the generator that made extra support variants.
     """
@@ -135,13 +136,15 @@ class FewShotDetector:
             augment: optional extra support windows (e.g. generated variants), shape (M, H, J, 3)
                 or (K, G, H, J, 3); they join the support set as they are (already windowed).
         """
-        emb = self.embed(support)
+        windows = self.windows(support)
+        emb = self.embedder(windows)
         if augment is not None:
             extra = np.asarray(augment, dtype=np.float32).reshape(-1, self.window.length, self.layout.num_joints, 3)
-            n_real = len(emb)
-            emb = np.concatenate([emb, self.embedder(extra)])
-            return self.fit_embeddings(emb, n_real=n_real)
-        return self.fit_embeddings(emb)
+            self.fit_embeddings(np.concatenate([emb, self.embedder(extra)]), n_real=len(emb))
+        else:
+            self.fit_embeddings(emb)
+        self.support_windows_ = np.asarray(windows, dtype=np.float32)  # for occlusion explanations
+        return self
 
     def fit_embeddings(self, embeddings: np.ndarray, n_real: int | None = None) -> "FewShotDetector":
         """Fit directly on support embeddings (used by the evaluation loop to avoid re-embedding).
@@ -157,6 +160,7 @@ class FewShotDetector:
             raise ValueError(f"n_real must be in 1..{len(emb)}, got {n_real}")
         self.support_embeddings_ = emb
         self.n_real_support_ = n_real
+        self.support_windows_ = None  # fit() sets them; embeddings alone do not give them
         if len(emb) > 1:
             d = exact_distances(torch.from_numpy(emb), torch.from_numpy(emb)).numpy()
             self.loo_scores_ = (d.sum(axis=1) / (len(emb) - 1)).astype(np.float32)
@@ -217,18 +221,52 @@ class FewShotDetector:
         # Every member's score is a sum over K distances, so the sums compare like the means.
         return ((score_s >= score_x).sum(dim=1).numpy() + 1) / (k + 1)
 
-    def explain(self, clips) -> np.ndarray:
-        """Per-joint share of each clip's squared distance to the support set, (N, J), rows sum to 1.
+    def explain(self, clips, method: str = "occlusion", batch_size: int = 256) -> np.ndarray:
+        """Per-joint share of each clip's anomaly, (N, J), rows sum to 1 (higher = more to blame).
 
-        The squared Euclidean distance splits exactly over embedding dimensions; with per-joint
-        pooling (the default encoder) or the DCT embedding every dimension belongs to one joint, so
-        the share says which joints make a clip look unlike the normal ones.
+        ``occlusion`` (default, any embedder): for each joint, the clip's window gets that joint's
+        trajectory from the nearest recorded support window (nearest in embedding space) and is scored
+        again; the joint's share is how much that lowers the score, over the sum of all joints'
+        (negative changes count 0; a clip no single joint explains gets equal shares). It needs the
+        support windows, which detectors fitted or saved by this version keep. Costs J + 1 embeddings
+        per clip.
+
+        ``embedding``: the squared distance to the support embeddings split over embedding dimensions,
+        each assigned to a joint (encoder pooling ``joint`` or the DCT embedding). Exact for the DCT
+        embedding, but the learned encoder's dense graph mixes all joints into every node, so its
+        dimensions do not point at the joints that differ (benchmarks/README.md, "Session 6").
         """
         self._check_fitted()
+        if method == "embedding":
+            return self._explain_embedding(clips)
+        if method != "occlusion":
+            raise ValueError(f"method must be 'occlusion' or 'embedding', got {method!r}")
+        if self.support_windows_ is None:
+            raise ValueError("occlusion explanations need the support windows, which this detector (saved "
+                             "before they were kept) lacks: refit it, or use method='embedding'")
+        windows = self.windows(clips)
+        j = self.layout.num_joints
+        out = np.zeros((len(windows), j))
+        sup_emb = self.support_embeddings_[: self.n_real_support_]
+        for lo in range(0, len(windows), batch_size):
+            w = windows[lo:lo + batch_size]
+            emb = self.embedder(w)
+            base = self.score_embeddings(emb)
+            nearest = exact_distances(torch.from_numpy(emb), torch.from_numpy(sup_emb)).argmin(dim=1).numpy()
+            ref = self.support_windows_[nearest]
+            for jj in range(j):
+                x = w.copy()
+                x[:, :, jj] = ref[:, :, jj]
+                out[lo:lo + len(w), jj] = base - self.score_embeddings(self.embedder(x))
+        out = np.clip(out, 0.0, None)
+        total = out.sum(axis=1, keepdims=True)
+        return np.where(total > 0, out / np.where(total > 0, total, 1.0), 1.0 / j)
+
+    def _explain_embedding(self, clips) -> np.ndarray:
         j = self.layout.num_joints
         index = self.embedder.joint_index(j) if hasattr(self.embedder, "joint_index") else None
         if index is None:
-            raise ValueError("explain needs an embedding with per-joint dimensions "
+            raise ValueError("explain(method='embedding') needs an embedding with per-joint dimensions "
                              "(encoder pooling 'joint' or dct-distance); this one pools over joints")
         emb = self.embed(clips)
         sq = ((emb[:, None, :] - self.support_embeddings_[None]) ** 2).mean(axis=1)  # (N, D)
@@ -272,6 +310,8 @@ class FewShotDetector:
         self._check_fitted()
         tensors = {"support_embeddings": torch.from_numpy(self.support_embeddings_),
                    "n_real_support": torch.tensor([self.n_real_support_], dtype=torch.int64),
+                   **({"support_windows": torch.from_numpy(self.support_windows_)}
+                      if self.support_windows_ is not None else {}),
                    "loo_scores": torch.from_numpy(np.asarray(self.loo_scores_, np.float32))}
         config = {"embedder": self.embedder.name, "layout": self.layout.to_dict(),
                   "window": self.window.to_dict(), "threshold": self.threshold_,
@@ -300,6 +340,8 @@ class FewShotDetector:
         det.support_embeddings_ = tensors["support_embeddings"].numpy()
         n_real = tensors.get("n_real_support")  # absent in detectors saved before it existed
         det.n_real_support_ = int(n_real[0]) if n_real is not None else len(det.support_embeddings_)
+        windows = tensors.get("support_windows")
+        det.support_windows_ = windows.numpy() if windows is not None else None
         det.loo_scores_ = tensors["loo_scores"].numpy()
         det.threshold_ = float(cfg["threshold"])
         det.provenance = cfg.get("provenance", {})  # absent in detectors saved before it existed

@@ -43,6 +43,11 @@ def shake(clip: np.ndarray, joint: int, amplitude: float = 0.3) -> np.ndarray:
     return out
 
 
+def pessimistic_rank(share: np.ndarray, joint: int) -> int:
+    """Rank of ``joint`` (0 = top) with ties counted against it: equal shares are no hit."""
+    return int((share > share[joint]).sum() + (share == share[joint]).sum() - 1)
+
+
 def ranks(data, split, embedder, seed: int, per_category: int, rng) -> dict:
     """{method: [(rank of the shaken joint (0 = top), its share, relative score rise)] per planted clip}."""
     out = {m: [] for m in METHODS}
@@ -54,7 +59,7 @@ def ranks(data, split, embedder, seed: int, per_category: int, rng) -> dict:
             before, after = det.decision_function([data.clips[i], moved])
             for m in METHODS:
                 share = det.explain([moved], method=m)[0]
-                out[m].append((int(np.flatnonzero(np.argsort(share)[::-1] == joint)[0]), float(share[joint]),
+                out[m].append((pessimistic_rank(share, joint), float(share[joint]),
                                float(after / before - 1)))
     return out
 

@@ -130,6 +130,24 @@ def test_detect_fit_save_score_stream(tmp_path):
     assert r.returncode == 2 and "--alpha" in r.stderr and "(0, 1)" in r.stderr
     r = haad("detect", "--input", npz, "--detector", tmp_path / "det", "--n-gen", "2", "--out", out4, check=False)
     assert r.returncode == 2 and "--n-gen only apply with --generator" in r.stderr
+    r = haad("detect", "--input", npz, "--detector", tmp_path / "det", "--explain-method", "embedding", "--out", out4,
+             check=False)
+    assert r.returncode == 2 and "--explain-method only applies with --explain" in r.stderr
+    # explanations: occlusion by default, the embedding split on request; a detector saved before support
+    # windows were kept falls back to the embedding split with a warning
+    haad("detect", "--input", npz, "--detector", tmp_path / "det", "--explain", "2", "--explain-method", "embedding",
+         "--out", out4)
+    by_embedding = [x["top_joints"] for x in csv.DictReader(out4.open())]
+    assert by_embedding != [x["top_joints"] for x in rows] and by_embedding[0].count(":") == 2
+    from haad.checkpoint import load_checkpoint, save_checkpoint
+    from haad.detector import DETECTOR_KIND
+
+    tensors, header = load_checkpoint(tmp_path / "det", kind=DETECTOR_KIND)
+    save_checkpoint(tmp_path / "old-det", {k: v for k, v in tensors.items() if k != "support_windows"}, DETECTOR_KIND,
+                    header["config"])
+    r = haad("detect", "--input", npz, "--detector", tmp_path / "old-det", "--explain", "2", "--out", out4)
+    assert "falls back to --explain-method embedding" in r.stderr
+    assert [x["top_joints"] for x in csv.DictReader(out4.open())] == by_embedding
 
 
 def test_argument_and_output_path_errors(tmp_path):

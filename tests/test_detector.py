@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from haad.data.splits import draw_support, protocol_split
 from haad.data.synthetic import synthesize
@@ -186,14 +187,27 @@ def test_explain_points_at_the_changed_joints(synth):
         assert share[1, [21, 23]].sum() > 0.9, method
     # the unchanged clip: differences spread over all joints
     assert det.explain([clip], method="embedding")[0].max() < 0.2
-    # occlusion works with any embedder; the embedding split needs per-joint dimensions
+    # occlusion works with any embedder (measured: share 0.97 on the two joints for this random
+    # node-pooling encoder); the embedding split needs per-joint dimensions
+    torch.manual_seed(0)
     enc = ActionEncoder(EncoderConfig(num_joints=24, pooling="node")).eval()
-    node = FewShotDetector(EncoderEmbedder(enc), SMPL24).fit(synth.clips[:3])
-    assert np.allclose(node.explain([clip, moved]).sum(1), 1)
+    node = FewShotDetector(EncoderEmbedder(enc), SMPL24).fit(support)
+    share = node.explain([moved])[0]
+    assert set(np.argsort(share)[-2:]) == {21, 23} and share[[21, 23]].sum() > 0.8
     with pytest.raises(ValueError, match="per-joint"):
         node.explain([clip], method="embedding")
     with pytest.raises(ValueError, match="method"):
         node.explain([clip], method="gradient")
+    # generated variants join the support embeddings, but only recorded clips lend their joints
+    from haad.data.windows import make_windows
+
+    w = make_windows(support, SMPL24.root)
+    aug = FewShotDetector(DCTEmbedder(), SMPL24).fit(support, augment=np.stack([w + 0.02, w - 0.02], axis=1))
+    assert aug.support_windows_.shape == (3, 60, 24, 3) and len(aug.support_embeddings_) == 9
+    share = aug.explain([moved])[0]
+    assert set(np.argsort(share)[-2:]) == {21, 23} and share[[21, 23]].sum() > 0.9
+    with pytest.raises(ValueError, match="batch_size"):
+        aug.explain([moved], batch_size=0)
     # occlusion needs the support windows: fit keeps them, fit_embeddings cannot
     bare = FewShotDetector(DCTEmbedder(), SMPL24).fit_embeddings(det.support_embeddings_)
     with pytest.raises(ValueError, match="support windows"):
@@ -204,8 +218,9 @@ def test_occlusion_explains_a_learned_encoder(utd_dir):
     """Real data, a briefly trained encoder: a shaken joint is found by occlusion, not by the embedding split.
 
     The learned encoder's dense graph mixes every joint into every node, so its per-joint embedding
-    dimensions do not point at the joint that differs. Measured (81 planted clips): occlusion ranks the
-    shaken joint first for 0.40 of them, the embedding split for 0.04 (chance 0.05)."""
+    dimensions barely point at the joint that differs. Measured (81 planted clips, ties counted as
+    misses): occlusion ranks the shaken joint first for 0.40 of them, the embedding split for 0.04
+    (chance 0.05); over three draws of the shaken joints 0.32-0.44 against 0.04-0.16."""
     from haad.data import load_dataset
     from haad.data.windows import make_windows
     from haad.train import TrainConfig, train_encoder
@@ -227,9 +242,10 @@ def test_occlusion_explains_a_learned_encoder(utd_dir):
             moved = data.clips[i].copy()
             moved[:, j] += 0.3 * np.sin(t[: len(moved)] / 3.0)
             for method, h in hits.items():
-                h.append(np.argmax(det.explain([moved], method=method)[0]) == j)
+                share = det.explain([moved], method=method)[0]
+                h.append(np.all(np.delete(share, j) < share[j]))  # first, and not tied
     occlusion, embedding = np.mean(hits["occlusion"]), np.mean(hits["embedding"])
-    assert occlusion > 0.25 and occlusion > embedding + 0.2, (occlusion, embedding)
+    assert occlusion > 0.25 and occlusion > embedding + 0.1, (occlusion, embedding)
 
 
 def test_score_stream_windows(synth):

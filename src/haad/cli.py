@@ -168,7 +168,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--stream", action="store_true", help="treat each input clip as a long recording: sliding windows")
     p.add_argument("--hop", type=positive_int, default=10, help="frames between window starts with --stream")
     p.add_argument("--explain", type=int, default=0, metavar="N", help="also list the N joints that weigh most")
-    p.add_argument("--explain-method", choices=("occlusion", "embedding"), default="occlusion",
+    p.add_argument("--explain-method", choices=("occlusion", "embedding"), default=None,
                    help="occlusion (default: the score drop when a joint moves like in the nearest support clip) or "
                         "embedding (the distance split over per-joint embedding dimensions; detectors saved before "
                         "support windows were kept)")
@@ -348,6 +348,10 @@ def cmd_detect(args) -> int:
     if args.generator is None and any(v is not None for v in gen_opts.values()):
         given = [k for k, v in gen_opts.items() if v is not None]
         raise ValueError(f"{', '.join(given)} only apply with --generator")
+    if args.explain_method is not None and not args.explain:
+        raise ValueError("--explain-method only applies with --explain N")
+    if args.explain < 0:
+        raise ValueError(f"--explain {args.explain}: expected a number of joints >= 0")
     data = load_dataset(args.input, args.data_dir)
 
     def check_input(layout) -> None:
@@ -392,24 +396,32 @@ def cmd_detect(args) -> int:
         det.fit(support, augment=extra)
         if args.save is not None:
             det.save(args.save)
+    explain_method = args.explain_method or "occlusion"
+    if args.explain and explain_method == "occlusion" and det.support_windows_ is None:
+        print(f"haad: warning: {args.detector} was saved before detectors kept their support windows; "
+              "--explain falls back to --explain-method embedding (refit with --support for occlusion)",
+              file=sys.stderr)
+        explain_method = "embedding"
+    # Every window of every clip is scored (and explained) in one batch: per-clip calls cost far more.
+    owners, starts, windows = [], [], []
+    for i, clip in enumerate(data.clips):
+        st, win = det.stream_windows(clip, args.hop) if args.stream else ([0], [clip])
+        owners += [i] * len(st)
+        starts += [int(s) for s in st]
+        windows += list(win)
+    emb = det.embed(windows)
+    scores, p_values = det.score_embeddings(emb), det.p_values_embeddings(emb)
+    flags = p_values <= args.alpha if args.alpha is not None else scores > det.threshold_
+    shares = det.explain(windows, method=explain_method) if args.explain else None
     rows = []
     names = det.layout.joint_names
-    for i, clip in enumerate(data.clips):
-        if args.stream:
-            starts, windows = det.stream_windows(clip, args.hop)
-        else:
-            starts, windows = [0], [clip]
-        emb = det.embed(windows)
-        scores, p_values = det.score_embeddings(emb), det.p_values_embeddings(emb)
-        flags = p_values <= args.alpha if args.alpha is not None else scores > det.threshold_
-        shares = det.explain(windows, method=args.explain_method) if args.explain else None
-        for w, (start, score) in enumerate(zip(starts, scores)):
-            row = {"clip": data.names[i], "category": data.class_names[data.labels[i]], "start_frame": int(start),
-                   "score": f"{score:.6f}", "p_value": f"{p_values[w]:.6f}", "anomalous": int(flags[w])}
-            if shares is not None:
-                top = np.argsort(shares[w])[::-1][: args.explain]
-                row["top_joints"] = " ".join(f"{names[j]}:{shares[w, j]:.2f}" for j in top)
-            rows.append(row)
+    for w, (i, start) in enumerate(zip(owners, starts)):
+        row = {"clip": data.names[i], "category": data.class_names[data.labels[i]], "start_frame": start,
+               "score": f"{scores[w]:.6f}", "p_value": f"{p_values[w]:.6f}", "anomalous": int(flags[w])}
+        if shares is not None:
+            top = np.argsort(shares[w])[::-1][: args.explain]
+            row["top_joints"] = " ".join(f"{names[j]}:{shares[w, j]:.2f}" for j in top)
+        rows.append(row)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
     writer.writeheader()

@@ -234,7 +234,7 @@ class FewShotDetector:
         ``embedding``: the squared distance to the support embeddings split over embedding dimensions,
         each assigned to a joint (encoder pooling ``joint`` or the DCT embedding). Exact for the DCT
         embedding, but the learned encoder's dense graph mixes all joints into every node, so its
-        dimensions do not point at the joints that differ (benchmarks/README.md, "Session 6").
+        dimensions barely point at the joints that differ (benchmarks/README.md, "Session 6").
         """
         self._check_fitted()
         if method == "embedding":
@@ -242,8 +242,11 @@ class FewShotDetector:
         if method != "occlusion":
             raise ValueError(f"method must be 'occlusion' or 'embedding', got {method!r}")
         if self.support_windows_ is None:
-            raise ValueError("occlusion explanations need the support windows, which this detector (saved "
-                             "before they were kept) lacks: refit it, or use method='embedding'")
+            raise ValueError("occlusion explanations need the support windows: fit(support) keeps them, "
+                             "fit_embeddings cannot, and detectors saved before they were kept lack them; "
+                             "refit with fit(support), or use method='embedding'")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         windows = self.windows(clips)
         j = self.layout.num_joints
         out = np.zeros((len(windows), j))

@@ -187,13 +187,17 @@ def test_explain_points_at_the_changed_joints(synth):
         assert share[1, [21, 23]].sum() > 0.9, method
     # the unchanged clip: differences spread over all joints
     assert det.explain([clip], method="embedding")[0].max() < 0.2
-    # occlusion works with any embedder (measured: share 0.97 on the two joints for this random
-    # node-pooling encoder); the embedding split needs per-joint dimensions
+    # occlusion works with any embedder: one shaken joint of a random node-pooling encoder's input gets
+    # nearly all the blame (measured: share 0.998-0.999 for joints 23, 21, 7 and 15); the embedding
+    # split needs per-joint dimensions
     torch.manual_seed(0)
     enc = ActionEncoder(EncoderConfig(num_joints=24, pooling="node")).eval()
     node = FewShotDetector(EncoderEmbedder(enc), SMPL24).fit(support)
-    share = node.explain([moved])[0]
-    assert set(np.argsort(share)[-2:]) == {21, 23} and share[[21, 23]].sum() > 0.8
+    for j in (23, 7):
+        one = clip.copy()
+        one[:, j] += 0.3 * np.sin(t / 3.0)
+        share = node.explain([one])[0]
+        assert np.argmax(share) == j and share[j] > 0.9, (j, share[j])
     with pytest.raises(ValueError, match="per-joint"):
         node.explain([clip], method="embedding")
     with pytest.raises(ValueError, match="method"):
@@ -219,8 +223,8 @@ def test_occlusion_explains_a_learned_encoder(utd_dir):
 
     The learned encoder's dense graph mixes every joint into every node, so its per-joint embedding
     dimensions barely point at the joint that differs. Measured (81 planted clips, ties counted as
-    misses): occlusion ranks the shaken joint first for 0.40 of them, the embedding split for 0.04
-    (chance 0.05); over three draws of the shaken joints 0.32-0.44 against 0.04-0.16."""
+    misses): occlusion ranks the shaken joint first for 0.49 of them, the embedding split for 0.04
+    (chance 0.05); over three draws of the shaken joints 0.41-0.51 against 0.04-0.16."""
     from haad.data import load_dataset
     from haad.data.windows import make_windows
     from haad.train import TrainConfig, train_encoder
@@ -245,7 +249,7 @@ def test_occlusion_explains_a_learned_encoder(utd_dir):
                 share = det.explain([moved], method=method)[0]
                 h.append(np.all(np.delete(share, j) < share[j]))  # first, and not tied
     occlusion, embedding = np.mean(hits["occlusion"]), np.mean(hits["embedding"])
-    assert occlusion > 0.25 and occlusion > embedding + 0.1, (occlusion, embedding)
+    assert occlusion > 0.3 and occlusion > embedding + 0.15, (occlusion, embedding)
 
 
 def test_score_stream_windows(synth):

@@ -225,8 +225,8 @@ class FewShotDetector:
         """Per-joint share of each clip's anomaly, (N, J), rows sum to 1 (higher = more to blame).
 
         ``occlusion`` (default, any embedder): for each joint, the clip's window gets that joint's
-        trajectory from the nearest recorded support window (nearest in embedding space) and is scored
-        again; the joint's share is how much that lowers the score, over the sum of all joints'
+        motion relative to its parent from the nearest recorded support window (nearest in embedding
+        space) and is scored again; the joint's share is how much that lowers the score, over the sum of all joints'
         (negative changes count 0; a clip no single joint explains gets equal shares). It needs the
         support windows, which detectors fitted or saved by this version keep. Costs J + 1 embeddings
         per clip.
@@ -257,9 +257,12 @@ class FewShotDetector:
             base = self.score_embeddings(emb)
             nearest = exact_distances(torch.from_numpy(emb), torch.from_numpy(sup_emb)).argmin(dim=1).numpy()
             ref = self.support_windows_[nearest]
-            for jj in range(j):
+            for jj, parent in enumerate(self.layout.parents):
                 x = w.copy()
-                x[:, :, jj] = ref[:, :, jj]
+                # The joint moves as in the support clip *relative to its parent*, so it stays attached to
+                # this clip's body (it names planted joints more often than the absolute trajectory does,
+                # benchmarks/README.md, session 6); the root takes the support's root trajectory.
+                x[:, :, jj] = ref[:, :, jj] if parent < 0 else w[:, :, parent] + ref[:, :, jj] - ref[:, :, parent]
                 out[lo:lo + len(w), jj] = base - self.score_embeddings(self.embedder(x))
         out = np.clip(out, 0.0, None)
         total = out.sum(axis=1, keepdims=True)

@@ -212,6 +212,13 @@ def test_explain_points_at_the_changed_joints(synth):
     assert set(np.argsort(share)[-2:]) == {21, 23} and share[[21, 23]].sum() > 0.9
     with pytest.raises(ValueError, match="batch_size"):
         aug.explain([moved], batch_size=0)
+    # raw score drops: the shaken clip's are large, the unchanged clip's small (measured ratio ~4,000);
+    # shares are their ratios
+    drops = det.explain([clip, moved], normalize=False)
+    assert drops[1, [21, 23]].sum() > 10 * drops[0].sum()
+    assert np.allclose(drops[1] / drops[1].sum(), det.explain([moved])[0])
+    with pytest.raises(ValueError, match="normalize=False"):
+        det.explain([moved], method="embedding", normalize=False)
     # occlusion needs the support windows: fit keeps them, fit_embeddings cannot
     bare = FewShotDetector(DCTEmbedder(), SMPL24).fit_embeddings(det.support_embeddings_)
     with pytest.raises(ValueError, match="support windows"):

@@ -221,8 +221,12 @@ class FewShotDetector:
         # Every member's score is a sum over K distances, so the sums compare like the means.
         return ((score_s >= score_x).sum(dim=1).numpy() + 1) / (k + 1)
 
-    def explain(self, clips, method: str = "occlusion", batch_size: int = 256) -> np.ndarray:
+    def explain(self, clips, method: str = "occlusion", batch_size: int = 256, normalize: bool = True) -> np.ndarray:
         """Per-joint share of each clip's anomaly, (N, J), rows sum to 1 (higher = more to blame).
+
+        With ``normalize=False`` (occlusion only) the rows are the score drops themselves, in score units
+        and clipped at 0, so clips can be compared: a normal clip's drops are small even where its
+        shares look decisive.
 
         ``occlusion`` (default, any embedder): for each joint, the clip's window gets that joint's
         motion relative to its parent from the nearest recorded support window (nearest in embedding
@@ -238,6 +242,8 @@ class FewShotDetector:
         """
         self._check_fitted()
         if method == "embedding":
+            if not normalize:
+                raise ValueError("normalize=False needs method='occlusion' (the embedding split has no score units)")
             return self._explain_embedding(clips)
         if method != "occlusion":
             raise ValueError(f"method must be 'occlusion' or 'embedding', got {method!r}")
@@ -265,6 +271,8 @@ class FewShotDetector:
                 x[:, :, jj] = ref[:, :, jj] if parent < 0 else w[:, :, parent] + ref[:, :, jj] - ref[:, :, parent]
                 out[lo:lo + len(w), jj] = base - self.score_embeddings(self.embedder(x))
         out = np.clip(out, 0.0, None)
+        if not normalize:
+            return out
         total = out.sum(axis=1, keepdims=True)
         return np.where(total > 0, out / np.where(total > 0, total, 1.0), 1.0 / j)
 

@@ -402,6 +402,8 @@ def cmd_detect(args) -> int:
               "--explain falls back to --explain-method embedding (refit with --support for occlusion)",
               file=sys.stderr)
         explain_method = "embedding"
+    if len(data.clips) == 0:
+        raise ValueError(f"{args.input}: no clips to score")
     # Every window of every clip is scored (and explained) in one batch: per-clip calls cost far more.
     owners, starts, windows = [], [], []
     for i, clip in enumerate(data.clips):

@@ -266,7 +266,7 @@ def test_seed_ranges_merge_into_the_single_run(tmp_path):
     for key in ("mean", "seen_mean", "unseen_mean", "mean_std_over_seeds", "seen_mean_std_over_seeds",
                 "unseen_mean_std_over_seeds"):
         assert got[key] == pytest.approx(ref[key], abs=1e-12)
-    for key in ("false_positive_rate", "true_positive_rate"):
+    for key in ("false_positive_rate", "true_positive_rate", "false_positive_rate_seen", "false_positive_rate_unseen"):
         assert got["threshold"][key] == pytest.approx(ref["threshold"][key], abs=1e-12)
     assert [m["seeds"] for m in got["merged_from"]] == [[1, 2], [0]]
 

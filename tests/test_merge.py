@@ -54,6 +54,16 @@ def test_a_merged_part_merges_again_like_one_run(data, parts):
     for key in ("mean", "seen_mean", "unseen_mean", "mean_std_over_seeds", "seen_mean_std_over_seeds"):
         assert merged[key] == pytest.approx(whole[key], abs=1e-12)
     assert merged["threshold"]["true_positive_rate"] == pytest.approx(whole["threshold"]["true_positive_rate"])
+    # the seen/unseen split of the false-positive rate: it averages back to the overall rate
+    t, c = whole["threshold"], len(whole["per_category"])
+    n_seen = len(whole["seen_categories"])
+    assert (n_seen * t["false_positive_rate_seen"] + (c - n_seen) * t["false_positive_rate_unseen"]) / c == \
+        pytest.approx(t["false_positive_rate"])
+    for key in ("false_positive_rate_seen", "false_positive_rate_unseen"):
+        assert merged["threshold"][key] == pytest.approx(t[key])
+    # a part from before the split existed: the merge keeps only the rates every part has
+    old = dict(parts[0], threshold={k: v for k, v in parts[0]["threshold"].items() if not k.endswith("seen")})
+    assert set(merge_results([old, *parts[1:]])["threshold"]) == {"rule", "false_positive_rate", "true_positive_rate"}
 
 
 def test_fields_missing_in_some_parts_do_not_pass_for_all_seeds(parts):

@@ -96,10 +96,9 @@ def merge_results(parts: list) -> dict:
     res.update(summarize_matrix(aucs, names, seen, unseen))
     res.pop("threshold", None)
     if all("threshold" in p for p in parts):  # a rate over only some seeds would pass for all of them
-        res["threshold"] = dict(
-            first["threshold"],
-            **{k: weighted(lambda p, k=k: p["threshold"][k], lambda p: True)
-               for k in ("false_positive_rate", "true_positive_rate")})
+        rates = [k for k in first["threshold"] if k != "rule" and all(k in p["threshold"] for p in parts)]
+        res["threshold"] = dict({"rule": first["threshold"]["rule"]},
+                                **{k: weighted(lambda p, k=k: p["threshold"][k], lambda p: True) for k in rates})
     selection = {}
     for p in parts:
         selection.update(p.get("augment_selection", {}))

@@ -23,8 +23,12 @@ def format_results(res: dict) -> str:
         lines.append(f"{label:<{width}} {'':6} {res[key]:.3f}{extra}")
     if res.get("threshold"):
         t = res["threshold"]
+        split = ""
+        if "false_positive_rate_seen" in t:
+            split = (f" (seen {100 * t['false_positive_rate_seen']:.1f}%: their supports are the encoder's training "
+                     f"clips; unseen {100 * t['false_positive_rate_unseen']:.1f}%)")
         lines.append(f"default threshold (support-calibrated): {100 * t['false_positive_rate']:.1f}% of normal "
-                     f"test clips flagged, {100 * t['true_positive_rate']:.1f}% of anomalies")
+                     f"test clips flagged{split}, {100 * t['true_positive_rate']:.1f}% of anomalies")
     if res.get("train_seconds"):
         lines.append(f"training: {res['train_seconds']:.1f} s per seed")
     return "\n".join(lines)

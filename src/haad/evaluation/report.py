@@ -25,8 +25,9 @@ def format_results(res: dict) -> str:
         t = res["threshold"]
         split = ""
         if "false_positive_rate_seen" in t:
-            split = (f" (seen {100 * t['false_positive_rate_seen']:.1f}%: their supports are the encoder's training "
-                     f"clips; unseen {100 * t['false_positive_rate_unseen']:.1f}%)")
+            why = ": their supports are the encoder's training clips" if res.get("method") == "fewshot" else ""
+            split = (f" (seen {100 * t['false_positive_rate_seen']:.1f}%{why}; "
+                     f"unseen {100 * t['false_positive_rate_unseen']:.1f}%)")
         lines.append(f"default threshold (support-calibrated): {100 * t['false_positive_rate']:.1f}% of normal "
                      f"test clips flagged{split}, {100 * t['true_positive_rate']:.1f}% of anomalies")
     if res.get("train_seconds"):

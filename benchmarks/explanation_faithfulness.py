@@ -25,12 +25,10 @@ from pathlib import Path
 import numpy as np
 from generator_quality import emit  # benchmarks/ is on sys.path when run as a script
 
-from haad.data import load_dataset
-from haad.data.splits import protocol_split, support_draws
-from haad.data.windows import WindowConfig
+from run_encoders import add_run_arguments, load_run
+
+from haad.data.splits import support_draws
 from haad.detector import DCTEmbedder, EncoderEmbedder, FewShotDetector
-from haad.evaluation.protocol import check_encoder_fits
-from haad.train import load_encoder
 
 METHODS = ("embedding", "occlusion")
 NOTICED = 0.1  # a planted anomaly the detector notices raises the clip's score by more than 10%
@@ -66,23 +64,14 @@ def ranks(data, split, embedder, seed: int, per_category: int, rng) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--dataset", required=True)
-    ap.add_argument("--data-dir", type=Path, default=None)
-    ap.add_argument("--run", type=Path, required=True, help="an haad evaluate --out directory with encoders/seed-S")
-    ap.add_argument("--seeds", type=int, default=3)
+    add_run_arguments(ap)
     ap.add_argument("--per-category", type=int, default=3, help="planted clips per category and seed")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
-    data = load_dataset(args.dataset, args.data_dir)
-    split = protocol_split(data)
+    data, split, encoders = load_run(ap, args)
     results: dict = {}
-    for seed in range(args.seeds):
-        enc_dir = args.run / "encoders" / f"seed-{seed}"
-        if not (enc_dir / "weights.safetensors").is_file():
-            ap.error(f"--run {args.run}: no encoder for seed {seed}")
-        encoder, header = load_encoder(enc_dir)
-        check_encoder_fits(header, enc_dir, data, split, WindowConfig())
+    for seed, encoder in encoders:
         for name, embedder in (("learned encoder", EncoderEmbedder(encoder)), ("dct", DCTEmbedder())):
             # the same planted joints for both embeddings
             for m, r in ranks(data, split, embedder, seed, args.per_category, np.random.default_rng([seed, 7])).items():

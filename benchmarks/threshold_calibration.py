@@ -34,12 +34,11 @@ from pathlib import Path
 import numpy as np
 from generator_quality import emit  # benchmarks/ is on sys.path when run as a script
 
-from haad.data import load_dataset
-from haad.data.splits import protocol_split, support_draws
-from haad.data.windows import WindowConfig, make_windows
+from run_encoders import add_run_arguments, load_run
+
+from haad.data.splits import support_draws
+from haad.data.windows import make_windows
 from haad.detector import EncoderEmbedder, FewShotDetector
-from haad.evaluation.protocol import check_encoder_fits
-from haad.train import load_encoder
 
 RULES = ("loo-max", "loo-median", "conformal")
 
@@ -59,16 +58,13 @@ def rates(det: FewShotDetector, support_emb, normal_emb, anomal_emb) -> dict:
     return out
 
 
-def calibration(run: Path, data, split, windows, seeds: list, ks: list, draws: int) -> list:
+def calibration(encoders: list, data, split, windows, ks: list, draws: int) -> list:
     """Rows {way, k_shot, rule, seen, false_positive_rate, true_positive_rate, reference, measurements}."""
     test = np.asarray(split.test)
     labels = data.labels[test]
     det = FewShotDetector(embedder=None, layout=data.layout)
     acc: dict = {}
-    for seed in seeds:
-        enc_dir = run / "encoders" / f"seed-{seed}"
-        encoder, header = load_encoder(enc_dir)
-        check_encoder_fits(header, enc_dir, data, split, WindowConfig())  # layout, window, no unseen category
+    for seed, encoder in encoders:
         emb = EncoderEmbedder(encoder)(windows)
         test_emb = emb[test]
         for k in ks:
@@ -114,22 +110,14 @@ def cross_check(results: Path, rows: list, seeds: list) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--dataset", required=True)
-    ap.add_argument("--data-dir", type=Path, default=None)
-    ap.add_argument("--run", type=Path, required=True, help="an haad evaluate --out directory with encoders/seed-S")
-    ap.add_argument("--seeds", type=int, default=3)
+    add_run_arguments(ap)
     ap.add_argument("--k-shot", type=int, nargs="+", default=[3, 5])
     ap.add_argument("--draws", type=int, default=20, help="fresh support draws per category and seed")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
-    data = load_dataset(args.dataset, args.data_dir)
-    split = protocol_split(data)
-    windows = make_windows(data.clips, data.layout.root)
-    for s in range(args.seeds):
-        if not (args.run / "encoders" / f"seed-{s}" / "weights.safetensors").is_file():
-            ap.error(f"--run {args.run}: no encoder for seed {s} (run haad evaluate --seeds {args.seeds} --out {args.run})")
-    rows = calibration(args.run, data, split, windows, list(range(args.seeds)), args.k_shot, args.draws)
+    data, split, encoders = load_run(ap, args)
+    rows = calibration(encoders, data, split, make_windows(data.clips, data.layout.root), args.k_shot, args.draws)
     out = {"command": "python " + " ".join(sys.argv), "dataset": args.dataset, "run": str(args.run),
            "seeds": list(range(args.seeds)), "draws": args.draws, "rows": rows}
     emit(out, args.json)

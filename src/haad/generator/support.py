@@ -17,12 +17,6 @@ import numpy as np
 from haad.generator.bank import GenerationSettings, file_digest
 
 
-def trained_observed_lengths(header: dict) -> tuple:
-    """The observed lengths O a generator checkpoint was trained with."""
-    train = header.get("config", {}).get("train", {})
-    return tuple(train.get("n_obs_choices") or [train.get("n_obs", 30)])
-
-
 def support_variants(generator_dir, detector, support, settings: GenerationSettings = GenerationSettings(steps=20),
                      seed: int = 0, progress: bool = False) -> tuple[np.ndarray, dict]:
     """Variants of the support clips for ``detector.fit(support, augment=...)``.
@@ -39,7 +33,7 @@ def support_variants(generator_dir, detector, support, settings: GenerationSetti
     Returns ((K, G, H, J, 3) variants, provenance dict naming the generator, its weights' sha256,
     the settings and the seed).
     """
-    from haad.generator.train import Generator
+    from haad.generator.train import Generator, GeneratorTrainConfig
 
     generator_dir = Path(generator_dir)
     gen = Generator.load(generator_dir)
@@ -56,7 +50,7 @@ def support_variants(generator_dir, detector, support, settings: GenerationSetti
     if not 1 <= settings.n_obs < length:
         raise ValueError(f"n_obs (observed frames before the generated ones) must be in 1..{length - 1}, "
                          f"got {settings.n_obs}")
-    trained = trained_observed_lengths(gen.header)
+    trained = GeneratorTrainConfig.from_dict(gen.header.get("config", {}).get("train", {})).observed_lengths
     if settings.n_obs not in trained:
         warnings.warn(f"{generator_dir} was trained with observed lengths {list(trained)}, not {settings.n_obs}; "
                       "its completions may be poor", stacklevel=2)

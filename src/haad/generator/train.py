@@ -127,6 +127,11 @@ class GeneratorTrainConfig:
         d["n_obs_choices"] = list(self.n_obs_choices)
         return d
 
+    @property
+    def observed_lengths(self) -> tuple:
+        """The observed lengths O this generator trains with."""
+        return self.n_obs_choices or (self.n_obs,)
+
     @classmethod
     def from_dict(cls, d: dict) -> "GeneratorTrainConfig":
         names = {f.name for f in fields(cls)}
@@ -267,7 +272,7 @@ def train_generator(windows: np.ndarray, layout: Layout, cfg: GeneratorTrainConf
     n, length, num_joints, _ = windows.shape
     if num_joints != layout.num_joints:
         raise ValueError(f"windows have {num_joints} joints, layout {layout.name!r} has {layout.num_joints}")
-    n_obs_all = cfg.n_obs_choices or (cfg.n_obs,)
+    n_obs_all = cfg.observed_lengths
     if not all(1 <= o < length for o in n_obs_all):
         raise ValueError(f"observed lengths {n_obs_all} must be in 1..{length - 1}")
     dcfg = make_config(cfg.preset, num_joints, n_coef=cfg.n_coef, **cfg.denoiser)

@@ -77,7 +77,7 @@ def weights_digest(gen_dir: Path, out: Path) -> str:
     kept = out / "json" / "gen" / gen_dir.name / "weights.sha256"
     weights = gen_dir / "weights.safetensors"
     if weights.is_file():
-        from haad.generator.bank import file_digest
+        from haad.storage import file_digest
 
         kept.parent.mkdir(parents=True, exist_ok=True)
         kept.write_text(file_digest(weights) + "\n")

@@ -223,7 +223,7 @@ def test_variant_selection_through_the_cli(multiobs_generator, tmp_path):
 def test_detect_with_generated_support_variants(multiobs_generator, tmp_path):
     import csv
 
-    from haad.generator.bank import file_digest
+    from haad.storage import file_digest
 
     npz, det, out = tmp_path / "s.npz", tmp_path / "det", tmp_path / "scores.csv"
     haad("data", "convert", "synthetic", npz)

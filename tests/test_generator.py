@@ -296,7 +296,8 @@ def test_seeds_and_batching(trained, data):
 def test_support_variants_join_a_detector_and_are_recorded(trained, data, tmp_path):
     """haad detect --generator: variants of the user's support clips, checked against the detector."""
     from haad.detector import DCTEmbedder, FewShotDetector
-    from haad.generator.bank import GenerationSettings, file_digest
+    from haad.generator.bank import GenerationSettings
+    from haad.storage import file_digest
     from haad.generator.support import support_variants
 
     out, gen = trained

@@ -14,14 +14,14 @@ pairing weights with the wrong step or settings.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import uuid
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
+
+from haad.storage import atomic_path, atomic_write_json
 
 FORMAT_VERSION = 1
 WEIGHTS = "weights.safetensors"
@@ -32,44 +32,14 @@ class CheckpointError(RuntimeError):
     """A checkpoint directory is missing, incomplete, of another kind or of an unknown version."""
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_json(path: Path, obj) -> None:
-    atomic_write_bytes(Path(path), (json.dumps(obj, indent=2) + "\n").encode())
-
-
 def save_checkpoint(directory, tensors: dict, kind: str, config: dict, meta: dict | None = None) -> Path:
     """Write ``tensors`` (name -> tensor) and the config into ``directory`` atomically."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     token = uuid.uuid4().hex
-    fd, tmp = tempfile.mkstemp(prefix=f".{WEIGHTS}.", suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        save_file(flat, tmp, metadata={"haad_token": token})
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, directory / WEIGHTS)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(directory / WEIGHTS) as tmp:
+        save_file(flat, str(tmp), metadata={"haad_token": token})
     atomic_write_json(
         directory / CONFIG,
         {"format_version": FORMAT_VERSION, "kind": kind, "config": config, "meta": meta or {}, "token": token},

@@ -231,7 +231,7 @@ def _eval_config(args, seeds, method="fewshot"):
 
 
 def _write_results(out: Path, res: dict, name: str = "results.json") -> Path:
-    from haad.checkpoint import atomic_write_json
+    from haad.storage import atomic_write_json
 
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / name, res)
@@ -293,7 +293,7 @@ def _reusable(path: Path, dataset: str, seeds: list, options: dict):
 
 def cmd_benchmark(args) -> int:
     from haad.baselines import BASELINES
-    from haad.checkpoint import atomic_write_bytes
+    from haad.storage import atomic_write_bytes
     from haad.data import load_dataset
     from haad.evaluation.compare import comparison_table, table_markdown
     from haad.evaluation.per_category import baseline_options, evaluate_per_category
@@ -339,7 +339,7 @@ def cmd_detect(args) -> int:
     import csv
     import io
 
-    from haad.checkpoint import atomic_write_bytes
+    from haad.storage import atomic_write_bytes
     from haad.data import load_dataset
     from haad.detector import DCTEmbedder, EncoderEmbedder, FewShotDetector, check_alpha
     from haad.train import load_encoder

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import sys
@@ -19,6 +18,7 @@ from haad.checkpoint import (CheckpointError, load_checkpoint, load_optimizer_te
 from haad.contrastive import BalancedBatchSampler, multi_positive_loss
 from haad.encoder import ActionEncoder, EncoderConfig
 from haad.geometry import rotate_vertical
+from haad.storage import arrays_digest
 
 ENCODER_KIND = "encoder"
 
@@ -70,16 +70,6 @@ _ADDED_LATER = ("train_data_digest", "trained_categories")
 def _json(obj):
     """JSON-normalised copy (tuples become lists), for comparing configs with what was saved."""
     return json.loads(json.dumps(obj))
-
-
-def _data_digest(windows: np.ndarray, labels: np.ndarray, extra_views: np.ndarray | None) -> str:
-    h = hashlib.sha256()
-    for a in (windows, labels, extra_views):
-        if a is not None:
-            a = np.ascontiguousarray(a)
-            h.update(str((a.shape, a.dtype.str)).encode())
-            h.update(a.tobytes())
-    return h.hexdigest()[:32]
 
 
 def lr_factor(epoch: int, cfg: TrainConfig) -> float:
@@ -152,7 +142,7 @@ def train_encoder(
     history = {"loss": [], "seconds": 0.0}
     start_epoch = 0
     meta = dict(meta or {})
-    meta["train_data_digest"] = _data_digest(windows, labels, extra_views)
+    meta["train_data_digest"] = arrays_digest(windows, labels, extra_views, length=32)
     meta["trained_categories"] = sorted(int(c) for c in np.unique(labels))
 
     if resume and out_dir is not None and (Path(out_dir) / "config.json").is_file():

@@ -59,8 +59,6 @@ Minimal example of writing a compatible file without this package::
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -68,6 +66,7 @@ import numpy as np
 
 from haad.data.collection import Collection, DataError
 from haad.skeleton import LAYOUTS, Layout
+from haad.storage import atomic_path
 
 REQUIRED_KEYS = ("joints", "lengths", "labels", "class_names", "joint_names", "parents", "root")
 OPTIONAL_KEYS = ("order_keys", "groups", "clip_names", "layout_name", "left", "right", "upper", "lower")
@@ -118,27 +117,12 @@ def save_npz(collection: Collection, path, compress: bool = True, clip_names: bo
     ``os.replace`` only once complete, so a failure never corrupts an existing file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            arrays = collection_arrays(collection, clip_names=clip_names)
-            mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-            with zipfile.ZipFile(f, "w", compression=mode, allowZip64=True) as zf:
-                for key, arr in arrays.items():
-                    with zf.open(key + ".npy", "w", force_zip64=True) as member:
-                        _write_array(member, arr)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp creates the file 0600; give it the existing file's mode, or a plain 0644.
-        os.chmod(tmp, (path.stat().st_mode & 0o777) if path.exists() else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    arrays = collection_arrays(collection, clip_names=clip_names)
+    mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=mode, allowZip64=True) as zf:
+        for key, arr in arrays.items():
+            with zf.open(key + ".npy", "w", force_zip64=True) as member:
+                _write_array(member, arr)
     return path
 
 

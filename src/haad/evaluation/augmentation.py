@@ -105,7 +105,7 @@ class AugmentConfig:
 
         With variant selection, ``seed`` picks the judge whose weights are recorded.
         """
-        from haad.generator.bank import file_digest
+        from haad.storage import file_digest
 
         if self.completion == "hold":  # no generator, no sampling: only what is held matters
             return {"completion": "hold", "n_gen_train": self.n_gen_train, "n_obs": self.n_obs,
@@ -136,7 +136,7 @@ def uses_generator(augment) -> bool:
 
 def write_provenance(generator_dir, data: Collection, split: Split, trained_idx: np.ndarray) -> None:
     """Record what a generator was trained on, so evaluation can refuse a leaking generator."""
-    from haad.checkpoint import atomic_write_json
+    from haad.storage import atomic_write_json
 
     cats = sorted({int(c) for c in data.labels[trained_idx]})
     atomic_write_json(Path(generator_dir) / PROVENANCE, {
@@ -173,7 +173,8 @@ def make_augmenters(cfg: AugmentConfig, data: Collection, split: Split, windows:
         raise ValueError("keep_padding needs the windows' content lengths")
     if cfg.mode == "none":
         return None, None
-    from haad.generator.bank import AugmentationBank, GenerationSettings, file_digest
+    from haad.generator.bank import AugmentationBank, GenerationSettings
+    from haad.storage import file_digest
 
     bank = None
     if cfg.completion == "generator":

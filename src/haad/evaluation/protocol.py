@@ -160,7 +160,7 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
     if uses_generator(config.augment):
         # The path in the options does not identify the weights (a retrained generator may sit there);
         # taken before any seed runs, so it names the weights the variants come from.
-        from haad.generator.bank import file_digest
+        from haad.storage import file_digest
         generator_digest = file_digest(Path(config.augment.generator) / "weights.safetensors")
     if config.augment.mode != "none" and extra_views is None and support_augment is None:
         extra_views, support_augment = make_augmenters(config.augment, data, split, windows, config.k_shot,

@@ -9,7 +9,6 @@ changed generator, setting, seed or input makes a new one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 
 from haad.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from haad.storage import array_digest, bytes_digest, file_digest
 
 BANK_KIND = "augmentation-bank"
 
@@ -33,20 +33,6 @@ class GenerationSettings:
     def __post_init__(self) -> None:
         if self.n_variants < 1 or self.n_obs < 1 or self.steps < 1:
             raise ValueError(f"generation settings must be positive, got {self}")
-
-
-def file_digest(path) -> str:
-    """sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def array_digest(x: np.ndarray) -> str:
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    return hashlib.sha256(str(x.shape).encode() + x.tobytes()).hexdigest()
 
 
 class AugmentationBank:
@@ -79,7 +65,7 @@ class AugmentationBank:
     def key(self, windows_digest: str, settings: GenerationSettings, seed: int) -> str:
         blob = json.dumps({"generator": self.generator_digest, "windows": windows_digest,
                            "settings": asdict(settings), "seed": int(seed)}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:24]
+        return bytes_digest(blob.encode(), length=24)
 
     def variants(self, windows: np.ndarray, settings: GenerationSettings = GenerationSettings(),
                  seed: int = 0) -> np.ndarray:

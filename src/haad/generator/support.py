@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from haad.generator.bank import GenerationSettings, file_digest
+from haad.generator.bank import GenerationSettings
+from haad.storage import file_digest
 
 
 def support_variants(generator_dir, detector, support, settings: GenerationSettings = GenerationSettings(steps=20),

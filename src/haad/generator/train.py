@@ -32,6 +32,7 @@ from haad.geometry import rotate_vertical
 from haad.generator.denoiser import DenoiserConfig, NoisePredictor, make_config
 from haad.generator.diffusion import TRANSFORMS, Diffusion
 from haad.skeleton import Layout
+from haad.storage import bytes_digest
 
 KIND = "generator"
 
@@ -143,7 +144,7 @@ _RESUMABLE_CHANGES = {"iterations", "checkpoint_every", "log_every", "device"}
 
 
 def windows_digest(windows: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(windows, dtype=np.float32).tobytes()).hexdigest()[:16]
+    return bytes_digest(np.ascontiguousarray(windows, dtype=np.float32).tobytes(), length=16)
 
 
 # --- augmentation ----------------------------------------------------------------------------------

@@ -94,5 +94,11 @@ def load_optimizer_tensors(opt: torch.optim.Optimizer, tensors: dict, prefix: st
 
 
 def module_state(module: torch.nn.Module, prefix: str = "") -> dict:
-    """A module's state dict with an optional key prefix, for combining several modules in one file."""
+    """A module's state dict with its keys under ``prefix``, so several modules share one file."""
     return {prefix + k: v for k, v in module.state_dict().items()}
+
+
+def prefixed_state(tensors: dict, prefix: str) -> dict:
+    """The tensors whose names start with ``prefix``, with the prefix removed: the inverse of
+    :func:`module_state`, ready for ``load_state_dict``."""
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}

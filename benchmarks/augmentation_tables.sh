@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Issue 3: the paper's Table 3 (augmentation ablation) and Figure 5 (support size N_s and
-# inference-time N_g) on one dataset, plus the DDIM-steps cost/quality sweep.
+# The paper's Table 3 (generative augmentation at inference time, training time, both) and Figure 5
+# (support size N_s against inference-time N_g) on one dataset, plus the DDIM-steps sweep (AUC
+# against the number of sampling steps).
 # Usage: bash benchmarks/augmentation_tables.sh DATASET [SEEDS_TRAIN_AUG] [OUT_ROOT]
 #   env GRID_SEEDS (default 10) and GRID_STEPS (DDIM steps for the Figure 5 grid, default 100)
 # Needs: runs/core/DATASET-fewshot (benchmarks/core_tables.sh) for the no-augmentation encoders,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 4: the paper's Table 2 under our protocol -- few-shot (K = 3, 10 seeds) beside the three
+# The paper's Table 2 under this protocol -- few-shot (K = 3, 10 seeds) beside the three
 # one-model-per-category baselines (3 seeds each) and the no-learning floor, per dataset.
 # Usage: bash benchmarks/compare_tables.sh [OUT_ROOT]    (needs HAAD_DATA_DIR or ../shared/data)
 # Re-running reuses finished per-method results and trained encoders under OUT_ROOT.

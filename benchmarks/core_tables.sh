@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Issue 2 tables: ours (no generative augmentation) beside the no-learning floor, 10 seeds, both datasets.
+# Core results: the few-shot detector (learned encoder, no generative augmentation) beside the
+# no-learning floor (dct-distance), 10 seeds, both datasets.
 # Usage: bash benchmarks/core_tables.sh [OUT_ROOT]   (needs HAAD_DATA_DIR or ../shared/data)
 set -euo pipefail
 out=${1:-runs/core}

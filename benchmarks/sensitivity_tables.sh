@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 3: the paper's Table 4 (observed/predicted lengths) and Figure 7 (training-time N_g) on one
+# The paper's Table 4 (observed/predicted lengths) and Figure 7 (training-time N_g) on one
 # dataset. Both retrain the encoder for every setting, so they are the costly part of the ablations.
 # Usage: bash benchmarks/sensitivity_tables.sh DATASET {table4|fig7|select|hold|all} [SEEDS] [OUT_ROOT]
 # Needs: runs/gen/DATASET (the O = 30 generator) for Figure 7 and, for Table 4, one generator trained

@@ -16,7 +16,7 @@ import torch
 
 from haad.generator.denoiser import NoisePredictor, make_config
 from haad.generator.diffusion import Diffusion
-from haad.generator.train import Generator
+from haad.generator.sample import Generator
 
 
 def main() -> int:

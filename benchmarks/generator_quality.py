@@ -35,7 +35,7 @@ import torch
 from haad.data import load_dataset
 from haad.data.splits import protocol_split
 from haad.data.windows import make_windows
-from haad.generator.train import Generator
+from haad.generator.sample import Generator
 from haad.train import load_encoder
 
 

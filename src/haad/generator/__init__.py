@@ -2,15 +2,17 @@
 
 * :mod:`~haad.generator.denoiser` -- the transformer noise predictor and its size presets.
 * :mod:`~haad.generator.diffusion` -- cosine schedule, epsilon loss, DDIM and DCT completion (Eq. 2-4).
-* :mod:`~haad.generator.train` -- training loop with EMA, augmentation and resumable checkpoints,
-  :func:`load_generator` and the :class:`Generator` used by the augmentation bank.
+* :mod:`~haad.generator.train` -- training loop with EMA, augmentation and resumable checkpoints.
+* :mod:`~haad.generator.sample` -- :func:`load_generator` and the :class:`Generator` used by the
+  augmentation bank.
 """
 
 from haad.generator.denoiser import PRESETS, DenoiserConfig, NoisePredictor, make_config
 from haad.generator.diffusion import Diffusion, cosine_betas, ddim_timesteps
-from haad.generator.train import Generator, GeneratorTrainConfig, load_generator, train_generator
+from haad.generator.sample import Generator, load_generator
+from haad.generator.train import GeneratorTrainConfig, train_generator
 
 __all__ = [
-    "PRESETS", "DenoiserConfig", "NoisePredictor", "make_config", "Diffusion", "cosine_betas",
-    "ddim_timesteps", "Generator", "GeneratorTrainConfig", "load_generator", "train_generator",
+    "PRESETS", "DenoiserConfig", "NoisePredictor", "make_config", "Diffusion", "cosine_betas", "ddim_timesteps",
+    "Generator", "GeneratorTrainConfig", "load_generator", "train_generator",
 ]

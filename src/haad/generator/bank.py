@@ -41,7 +41,7 @@ class AugmentationBank:
     Args:
         directory: the bank's folder (created on first write).
         generator_dir: the generator checkpoint used (its weights' digest identifies it).
-        generator: a loaded :class:`haad.generator.train.Generator` (loaded lazily when ``None``).
+        generator: a loaded :class:`haad.generator.sample.Generator` (loaded lazily when ``None``).
     """
 
     def __init__(self, directory, generator_dir, generator=None, progress: bool = False):
@@ -57,7 +57,7 @@ class AugmentationBank:
     @property
     def generator(self):
         if self._generator is None:
-            from haad.generator.train import Generator
+            from haad.generator.sample import Generator
 
             self._generator = Generator.load(self.generator_dir)
         return self._generator

@@ -34,7 +34,8 @@ def support_variants(generator_dir, detector, support, settings: GenerationSetti
     Returns ((K, G, H, J, 3) variants, provenance dict naming the generator, its weights' sha256,
     the settings and the seed).
     """
-    from haad.generator.train import Generator, GeneratorTrainConfig
+    from haad.generator.sample import Generator
+    from haad.generator.train import GeneratorTrainConfig
 
     generator_dir = Path(generator_dir)
     gen = Generator.load(generator_dir)

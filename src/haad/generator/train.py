@@ -1,4 +1,6 @@
-"""Training loop of the motion generator, its checkpoints, and the :class:`Generator` that uses them.
+"""Training loop of the motion generator and its resumable checkpoints.
+
+Loading a checkpoint and generating with it is :mod:`haad.generator.sample`.
 
 One checkpoint directory (``out_dir``) holds everything (see :mod:`haad.checkpoint`):
 
@@ -15,7 +17,6 @@ even a crash between the two atomic replacements of a save leaves a consistent s
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 import sys
 import time
@@ -26,15 +27,16 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from haad.checkpoint import (CheckpointError, load_checkpoint, load_optimizer_tensors, optimizer_tensors,
-                             save_checkpoint)
+from haad.checkpoint import (CheckpointError, load_checkpoint, load_optimizer_tensors, module_state,
+                             optimizer_tensors, prefixed_state, save_checkpoint)
 from haad.geometry import rotate_vertical
 from haad.generator.denoiser import DenoiserConfig, NoisePredictor, make_config
 from haad.generator.diffusion import TRANSFORMS, Diffusion
+from haad.generator.sample import EMA_PREFIX, GENERATOR_KIND
 from haad.skeleton import Layout
 from haad.storage import bytes_digest
 
-KIND = "generator"
+MODEL_PREFIX = "model."
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ _RESUMABLE_CHANGES = {"iterations", "checkpoint_every", "log_every", "device"}
 
 
 def windows_digest(windows: np.ndarray) -> str:
+    """Short digest of the training windows (a resumed run must train on the same ones)."""
     return bytes_digest(np.ascontiguousarray(windows, dtype=np.float32).tobytes(), length=16)
 
 
@@ -286,7 +289,7 @@ def train_generator(windows: np.ndarray, layout: Layout, cfg: GeneratorTrainConf
     tensors = None
     if resume:
         try:
-            tensors, header = load_checkpoint(out_dir, kind=KIND)
+            tensors, header = load_checkpoint(out_dir, kind=GENERATOR_KIND)
         except CheckpointError:
             if (out_dir / "config.json").exists() or (out_dir / "weights.safetensors").exists():
                 raise
@@ -306,8 +309,8 @@ def train_generator(windows: np.ndarray, layout: Layout, cfg: GeneratorTrainConf
 
         if header is not None:
             diffusion = Diffusion.from_dict(header["config"]["diffusion"])
-            model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-            ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+            model.load_state_dict(prefixed_state(tensors, MODEL_PREFIX))
+            ema.load_state_dict(prefixed_state(tensors, EMA_PREFIX))
             load_optimizer_tensors(opt, tensors)
             start = int(tensors["state.iteration"][0])
             history = tensors["state.loss_history"].reshape(-1, 2).tolist()
@@ -330,8 +333,8 @@ def train_generator(windows: np.ndarray, layout: Layout, cfg: GeneratorTrainConf
         }
 
         def save(it: int, finished: bool) -> None:
-            t = {f"model.{k}": v for k, v in model.state_dict().items()}
-            t.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
+            t = module_state(model, MODEL_PREFIX)
+            t.update(module_state(ema, EMA_PREFIX))
             t.update(optimizer_tensors(opt))
             t["state.iteration"] = torch.tensor([it], dtype=torch.int64)
             t["state.loss_history"] = torch.tensor(history, dtype=torch.float64).reshape(-1, 2)
@@ -348,7 +351,7 @@ def train_generator(windows: np.ndarray, layout: Layout, cfg: GeneratorTrainConf
             shown = history + ([[it, acc_sum / acc_n]] if acc_n else [])
             meta = {"iteration": it, "finished": finished, "elapsed_s": round(elapsed, 3),
                     "loss_history": shown, "num_parameters": model.num_parameters()}
-            save_checkpoint(out_dir, t, KIND, config, meta)
+            save_checkpoint(out_dir, t, GENERATOR_KIND, config, meta)
 
         if header is not None and start >= cfg.iterations:
             return out_dir
@@ -397,99 +400,3 @@ def train_generator(windows: np.ndarray, layout: Layout, cfg: GeneratorTrainConf
         finally:
             bar.close()
     return out_dir
-
-
-# --- loading and generating ------------------------------------------------------------------------
-def load_generator(directory, device="cpu") -> tuple[NoisePredictor, Diffusion, dict]:
-    """(EMA noise predictor in eval mode, diffusion with its normalisation, checkpoint header)."""
-    tensors, header = load_checkpoint(directory, kind=KIND)
-    conf = header["config"]
-    model = NoisePredictor(DenoiserConfig.from_dict(conf["denoiser"]))
-    model.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
-    model.to(device).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    diffusion = Diffusion.from_dict(conf["diffusion"])
-    header = dict(header)
-    header["ema_digest"] = _state_digest({k: v for k, v in tensors.items() if k.startswith("ema.")}, conf)
-    return model, diffusion, header
-
-
-def _state_digest(tensors: dict, conf: dict) -> str:
-    h = hashlib.sha256()
-    for k in sorted(tensors):
-        h.update(k.encode())
-        h.update(tensors[k].detach().cpu().contiguous().numpy().tobytes())
-    h.update(repr(sorted(conf["diffusion"].items())).encode())
-    h.update(repr(sorted(conf["denoiser"].items())).encode())
-    return h.hexdigest()[:16]
-
-
-def _item_generator(seed: int, index: int, variant: int) -> torch.Generator:
-    state = np.random.SeedSequence([int(seed), int(index), int(variant)]).generate_state(1, dtype=np.uint64)[0]
-    return torch.Generator().manual_seed(int(state) & 0x7FFF_FFFF_FFFF_FFFF)
-
-
-class Generator:
-    """A trained generator ready to make variants of windows.
-
-    ``generate`` is deterministic for a given seed, and every (window, variant) draws its noise from
-    its own generator seeded by (seed, window index, variant index), so a window's variants do not
-    depend on how the windows are batched.
-    """
-
-    def __init__(self, model: NoisePredictor, diffusion: Diffusion, header: dict | None = None,
-                 device="cpu", batch_size: int = 64):
-        self.model = model.eval()
-        self.diffusion = diffusion
-        self.header = header or {}
-        self.device = torch.device(device)
-        self.batch_size = int(batch_size)
-
-    @classmethod
-    def load(cls, directory, device="cpu", batch_size: int = 64) -> "Generator":
-        model, diffusion, header = load_generator(directory, device=device)
-        return cls(model, diffusion, header, device=device, batch_size=batch_size)
-
-    @property
-    def digest(self) -> str:
-        """Digest of the EMA weights and the diffusion/denoiser config (identifies what generates)."""
-        return self.header.get("ema_digest", "")
-
-    @property
-    def layout(self) -> Layout | None:
-        d = self.header.get("config", {}).get("layout")
-        return Layout.from_dict(d) if d else None
-
-    def generate(self, windows: np.ndarray, n_variants: int = 1, n_obs: int = 30, steps: int = 100, seed: int = 0,
-                 batch_size: int | None = None, progress: bool = False) -> np.ndarray:
-        """Variants of each window: its first ``n_obs`` frames observed, the rest generated (Eq. 4).
-
-        Args:
-            windows: (B, H, J, 3) windows (root-offset, metres), as the generator was trained on.
-            n_variants: variants per window.
-            n_obs: observed frames O.
-            steps: DDIM steps (100 in the paper).
-            seed: seed of the noise.
-            batch_size: windows per denoiser call (default: the generator's).
-            progress: tqdm bar on stderr.
-
-        Returns (B, n_variants, H, J, 3) float32.
-        """
-        windows = np.asarray(windows, dtype=np.float32)
-        d = self.diffusion
-        if windows.ndim != 4 or windows.shape[1:] != (d.length, d.num_joints, 3):
-            raise ValueError(f"windows must be (B, {d.length}, {d.num_joints}, 3), got {windows.shape}")
-        b = len(windows)
-        jobs = [(i, v) for i in range(b) for v in range(n_variants)]
-        out = np.empty((b, n_variants) + windows.shape[1:], dtype=np.float32)
-        bs = int(batch_size or self.batch_size)
-        for lo in tqdm(range(0, len(jobs), bs), desc="generate", unit="batch", file=sys.stderr,
-                       disable=not progress):
-            chunk = jobs[lo:lo + bs]
-            x = torch.from_numpy(windows[[i for i, _ in chunk]]).to(self.device)
-            gens = [_item_generator(seed, i, v) for i, v in chunk]
-            y = d.complete(self.model, x, n_obs=n_obs, steps=steps, generator=gens).cpu().numpy()
-            for (i, v), yy in zip(chunk, y):
-                out[i, v] = yy
-        return out

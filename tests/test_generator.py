@@ -9,9 +9,10 @@ import torch
 
 from haad.checkpoint import load_checkpoint
 from haad.dct import dct, idct
+from haad.diffusion_schedule import cosine_betas
 from haad.generator import (
-    PRESETS, Diffusion, Generator, GeneratorTrainConfig, NoisePredictor, cosine_betas, ddim_timesteps,
-    load_generator, make_config, train_generator,
+    PRESETS, Diffusion, Generator, GeneratorTrainConfig, NoisePredictor, ddim_timesteps, load_generator,
+    make_config, train_generator,
 )
 from haad.generator.train import augment, normalization_stats
 from haad.skeleton import Layout

@@ -48,7 +48,6 @@ Adaptation to clip-level HAAD on 60-frame windows and any joint count [choices]:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -57,6 +56,7 @@ from torch import nn
 
 from haad.baselines.base import CategoryDetector, robust_std
 from haad.baselines.flows import normalized_adjacency
+from haad.diffusion_schedule import cosine_betas, timestep_embedding
 
 
 @dataclass
@@ -92,23 +92,6 @@ class MoCoDADConfig:
             raise ValueError(f"score_loss must be 'smooth_l1' or 'mse', got {self.score_loss!r}")
         if self.aggregate not in ("mean", "max"):
             raise ValueError(f"aggregate must be 'mean' or 'max', got {self.aggregate!r}")
-
-
-def cosine_betas(steps: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
-    """Nichol & Dhariwal's cosine schedule: beta_t = min(1 - abar(t+1)/abar(t), max_beta)."""
-
-    def abar(t):
-        return math.cos((t / steps + s) / (1 + s) * math.pi / 2) ** 2
-
-    return torch.tensor([min(1 - abar(i + 1) / abar(i), max_beta) for i in range(steps)], dtype=torch.float64)
-
-
-def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
-    half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / max(half, 1))
-    args = t.float()[:, None] * freqs[None]
-    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=1)
-    return F.pad(emb, (0, dim - emb.shape[1]))
 
 
 class _Block(nn.Module):
@@ -158,7 +141,7 @@ class MoCoDADModel(nn.Module):
         self.register_buffer("ref_mean", torch.zeros(j, 3))
         self.register_buffer("ref_std", torch.ones(j, 3))
         self.register_buffer("x0_clip", torch.tensor(10.0))
-        betas = cosine_betas(cfg.diffusion_steps)
+        betas = torch.from_numpy(cosine_betas(cfg.diffusion_steps))
         alphas = 1 - betas
         abar = torch.cumprod(alphas, 0)
         abar_prev = torch.cat([torch.ones(1, dtype=torch.float64), abar[:-1]])

@@ -15,12 +15,13 @@ than the stylization block's).
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from haad.diffusion_schedule import timestep_embedding
 
 
 @dataclass(frozen=True)
@@ -81,14 +82,6 @@ def make_config(preset: str, num_joints: int, n_coef: int = 20, **overrides) -> 
         raise KeyError(f"unknown denoiser preset {preset!r}; known: {sorted(PRESETS)}") from None
     base.update(overrides)
     return DenoiserConfig(num_joints=num_joints, n_coef=n_coef, **base)
-
-
-def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
-    """Sinusoidal embedding of (B,) timesteps: [cos(t f_i), sin(t f_i)], f_i = max_period^(-i/(dim/2))."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
-    args = t.float()[:, None] * freqs[None]
-    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
 
 
 def _zero(module: nn.Linear) -> nn.Linear:

@@ -5,7 +5,8 @@ Follows HumanMAC (Chen et al., ICCV 2023), Eq. 2-4, as used by the few-shot pape
 * x0 = D[:n_coef] X, the first ``n_coef`` DCT-II coefficients of a (H, J, 3) window (H = 60, 20
   coefficients), after the input normalisation below.
 * Forward process (Eq. 2): x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, cosine schedule with 1000
-  steps (Nichol & Dhariwal, s = 0.008, betas clipped at 0.999); index t means "after t + 1 steps".
+  steps (Nichol & Dhariwal, s = 0.008, betas clipped at 0.999; see :mod:`haad.diffusion_schedule`);
+  index t means "after t + 1 steps".
   Training draws t uniformly from 1..999 and regresses eps (Eq. 3); optionally a fraction of the
   draws is taken from the top of the schedule instead (see ``sample_t``).
 * Sampling: DDIM with eta = 0 (deterministic given the starting noise).
@@ -43,18 +44,7 @@ import torch
 import torch.nn.functional as F
 
 from haad.dct import dct_matrix
-
-NOISE_STEPS = 1000
-COSINE_S = 0.008
-MAX_BETA = 0.999
-
-
-def cosine_betas(steps: int = NOISE_STEPS, s: float = COSINE_S, max_beta: float = MAX_BETA) -> np.ndarray:
-    """beta_i = min(1 - f(i + 1) / f(i), max_beta), f(u) = cos((u / steps + s) / (1 + s) * pi / 2)^2."""
-    def f(u):
-        return math.cos((u / steps + s) / (1 + s) * math.pi / 2) ** 2
-
-    return np.array([min(1.0 - f(i + 1) / f(i), max_beta) for i in range(steps)], dtype=np.float64)
+from haad.diffusion_schedule import COSINE_S, MAX_BETA, NOISE_STEPS, cosine_betas
 
 
 def ddim_timesteps(steps: int, noise_steps: int = NOISE_STEPS) -> tuple[np.ndarray, np.ndarray]:

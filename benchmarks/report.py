@@ -14,6 +14,9 @@ no runs/) is read from that copy instead, so a report can be regenerated, or ext
 anywhere; a run that lacks some of its copy's seeds stops the report rather than replace it, and a
 row leaves the report only when its archived copy is deleted. With the default OUT_DIR it also rewrites the "Tables" section at the end of
 benchmarks/README.md from the report, so the two cannot drift apart.
+
+Modules: report_sections.py builds each table or figure's Markdown, report_tables.py formats rows and
+paired-by-seed statistics, report_archive.py finds inputs and archives them, report_plots.py draws.
 """
 
 from __future__ import annotations

@@ -163,8 +163,8 @@ def generators(inp: Inputs, ds: str) -> list:
                   f"parameters, O in {trained_obs}, weights sha256 {digest[:8]}): {meta['iteration']} "
                   f"iterations of batch {tr['batch_size']} in {meta['elapsed_s']:.0f} s (wall clock, other "
                   "jobs sharing the 2 cores). Runs record the weights they sampled (`generator_sha256` in "
-                  "results.json, per part under `merged_from`); rows without one used an earlier instance "
-                  "trained by the same command."
+                  "results.json, per part under `merged_from`); rows without one (\"?\" under a table) used "
+                  "another instance trained by the same command."
                   f"\n\n![generator loss {name}](generator-loss-{name}.png)")
     return md
 

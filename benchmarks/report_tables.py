@@ -57,8 +57,9 @@ def mixed_note() -> list:
     if not lines:
         return []
     return ["", "\\* Seeds whose variants came from different instances of the generator, trained by the same "
-            "command (\"?\": weights not recorded). Retraining a generator is not bitwise reproducible, so a "
-            "row extended after its generator was lost mixes instances. " + "; ".join(lines) + "."]
+            "command (\"?\": weights not recorded). Retraining a generator does not reproduce its weights bit "
+            "for bit; \"Generator instances\" in benchmarks/README.md gives how much that moves a seed. "
+            + "; ".join(lines) + "."]
 
 
 def diff_stats(d: list) -> tuple[float, float, int]:

@@ -27,12 +27,19 @@ def rotate_vertical(x: torch.Tensor, angles: torch.Tensor, up_axis: int = 1) -> 
     return out
 
 
-def mirror(x, layout: Layout, lateral_axis: int = 0):
-    """Mirror motion (..., J, 3) left/right: swap paired joints and negate the lateral coordinate."""
-    perm = layout.mirror_permutation()
+def mirror(x, joints, lateral_axis: int = 0):
+    """Mirror motion (..., J, 3) left/right: swap paired joints and negate the lateral coordinate.
+
+    Args:
+        x: (..., J, 3) array or tensor (a new one is returned, of the same kind).
+        joints: the skeleton :class:`~haad.skeleton.Layout`, or its joint permutation
+            (``layout.mirror_permutation()``, as an array or a long tensor) when mirroring often.
+        lateral_axis: the coordinate that changes sign (0: x).
+    """
+    perm = joints.mirror_permutation() if isinstance(joints, Layout) else joints
     if isinstance(x, torch.Tensor):
         out = x[..., torch.as_tensor(perm, device=x.device), :].clone()
     else:
-        out = np.array(x[..., perm, :], copy=True)
+        out = np.array(x[..., np.asarray(perm), :], copy=True)
     out[..., lateral_axis] = -out[..., lateral_axis]
     return out

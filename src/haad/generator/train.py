@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from haad.checkpoint import (CheckpointError, load_checkpoint, load_optimizer_tensors, module_state,
                              optimizer_tensors, prefixed_state, save_checkpoint)
-from haad.geometry import rotate_vertical
+from haad.geometry import mirror, rotate_vertical
 from haad.generator.denoiser import DenoiserConfig, NoisePredictor, make_config
 from haad.generator.diffusion import TRANSFORMS, Diffusion
 from haad.generator.sample import EMA_PREFIX, GENERATOR_KIND
@@ -156,14 +156,14 @@ def augment(x: torch.Tensor, cfg: GeneratorTrainConfig, perm: torch.Tensor | Non
     """Random mirroring and rotation about the vertical axis of (B, H, J, 3) windows.
 
     Rotation is about the vertical line through the origin, i.e. through the root's first-frame
-    position for root-offset windows. Random numbers are drawn on the CPU from ``generator``.
+    position for root-offset windows. ``perm`` is the layout's mirror permutation (``None``: the
+    layout has no left/right pairs, no mirroring). Random numbers are drawn on the CPU from
+    ``generator``.
     """
     b = x.shape[0]
     if cfg.mirror and perm is not None:
         flip = (torch.rand(b, generator=generator) < cfg.mirror_prob).to(x.device)
-        xm = x[:, :, perm.to(x.device)].clone()
-        xm[..., cfg.lateral_axis] = -xm[..., cfg.lateral_axis]
-        x = torch.where(flip[:, None, None, None], xm, x)
+        x = torch.where(flip[:, None, None, None], mirror(x, perm, cfg.lateral_axis), x)
     if cfg.rotate:
         on = torch.rand(b, generator=generator) < cfg.rotate_prob
         ang = (torch.rand(b, generator=generator) * 2 - 1) * cfg.max_angle * on

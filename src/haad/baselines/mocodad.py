@@ -10,11 +10,10 @@ Facts kept from the reference implementation (REFERENCE-NOTES.md section 4.2), w
     * Adam with lr x 0.99 per epoch.
 
 Deviations [choices], each measured:
-    * The denoiser predicts the clean future ``x0`` (``objective = "x0"``), not the noise as in the
-      reference (``objective = "eps"`` is kept as an option). With a category pool of 25-150
-      windows the noise predictor stayed poor (noise MSE about 0.3 even at the noisiest step,
-      where the answer is almost the input), and the sampler divides its error by
-      ``sqrt(abar)`` (about 0.005 at the last of 10 cosine steps): samples diverged to hundreds of
+    * The denoiser predicts the clean future ``x0``, not the noise as in the reference. With a
+      category pool of 25-150 windows a noise predictor stayed poor (noise MSE about 0.3 even at
+      the noisiest step, where the answer is almost the input), and the sampler divides its error
+      by ``sqrt(abar)`` (about 0.005 at the last of 10 cosine steps): samples diverged to hundreds of
       standard deviations. Predicting ``x0`` gave futures with the right scale (best-of-5 error
       below the zero-motion forecast's).
     * Sampling clips each step's ``x0`` prediction to ``clip_margin = 1.5`` times the largest
@@ -38,7 +37,7 @@ Adaptation to clip-level HAAD on 60-frame windows and any joint count [choices]:
       concatenated with its condition (past ``3 obs_frames`` + reference pose 3), a learned
       per-joint embedding and a sinusoidal diffusion-step embedding; ``blocks = 3`` residual blocks
       ``h + W2 silu(A W1 silu(LN h) + E t)`` where each ``A`` (J x J) is learned, initialised with the
-      normalised skeleton adjacency; output = the predicted clean future (or noise) per joint. The reference's
+      normalised skeleton adjacency; output = the predicted clean future per joint. The reference's
       separate conditioning auto-encoder is replaced by feeding the past directly (no extra
       reconstruction loss).
     * Sampling noise is drawn once from a generator seeded with ``seed`` and shared by all
@@ -74,10 +73,8 @@ class MoCoDADConfig:
     lr: float = 1e-3
     lr_decay: float = 0.99
     grad_clip: float = 1.0
-    objective: str = "x0"  # what the denoiser predicts: "x0" | "eps"
     n_samples: int = 5
     clip_margin: float = 1.5
-    score_loss: str = "smooth_l1"  # "smooth_l1" | "mse"
     aggregate: str = "mean"  # over a window's segments: "mean" | "max"
     eval_batch: int = 256
 
@@ -86,10 +83,6 @@ class MoCoDADConfig:
             raise ValueError("obs_frames, pred_frames and stride must be positive")
         if self.diffusion_steps < 1 or self.n_samples < 1:
             raise ValueError("diffusion_steps and n_samples must be positive")
-        if self.objective not in ("x0", "eps"):
-            raise ValueError(f"objective must be 'x0' or 'eps', got {self.objective!r}")
-        if self.score_loss not in ("smooth_l1", "mse"):
-            raise ValueError(f"score_loss must be 'smooth_l1' or 'mse', got {self.score_loss!r}")
         if self.aggregate not in ("mean", "max"):
             raise ValueError(f"aggregate must be 'mean' or 'max', got {self.aggregate!r}")
 
@@ -109,7 +102,7 @@ class _Block(nn.Module):
 
 
 class Denoiser(nn.Module):
-    """Noise predictor over joints: ``(x_t (B, J, 3P), cond (B, J, 3O + 3), t (B,)) -> (B, J, 3P)``."""
+    """Denoiser over joints: ``(x_t (B, J, 3P), cond (B, J, 3O + 3), t (B,)) -> x0 (B, J, 3P)``."""
 
     def __init__(self, num_joints: int, obs: int, pred: int, adjacency: torch.Tensor, hidden: int, blocks: int):
         super().__init__()
@@ -211,7 +204,7 @@ class MoCoDAD(CategoryDetector):
             eps = torch.randn(x0.shape, generator=gen)
             ab = model.abar[t][:, None, None]
             x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * eps
-            return F.smooth_l1_loss(model.denoiser(x_t, c, t), eps if cfg.objective == "eps" else x0)
+            return F.smooth_l1_loss(model.denoiser(x_t, c, t), x0)
 
         self._train_loop(n, cfg, opt, gen, batch_loss, sched)
 
@@ -220,9 +213,8 @@ class MoCoDAD(CategoryDetector):
         """Ancestral DDPM sampling. ``cond`` (B, J, 3O + 3); ``noise`` (K, steps + 1, J, 3P) is shared
         by every row. Returns (B, K, J, 3P) standardised displacement futures.
 
-        Each step takes the denoiser's ``x0`` (predicted directly, or derived from the predicted
-        noise when ``objective = "eps"``), clips it to the training range (``x0_clip``) and moves to
-        the posterior ``q(x_{t-1} | x_t, x0)``; the last step returns the clipped ``x0``.
+        Each step takes the denoiser's ``x0`` prediction, clips it to the training range (``x0_clip``)
+        and moves to the posterior ``q(x_{t-1} | x_t, x0)``; the last step returns the clipped ``x0``.
         """
         model = self.model_
         b, k = cond.shape[0], noise.shape[0]
@@ -232,11 +224,7 @@ class MoCoDAD(CategoryDetector):
         lim = float(model.x0_clip)
         for i, t in enumerate(range(steps - 1, -1, -1)):
             tt = torch.full((b * k,), t, dtype=torch.long)
-            out = model.denoiser(x, c, tt)
-            if self.config.objective == "eps":
-                ab = model.abar[t]
-                out = (x - (1 - ab).sqrt() * out) / ab.sqrt()
-            x0 = out.clamp(-lim, lim)
+            x0 = model.denoiser(x, c, tt).clamp(-lim, lim)
             if t == 0:
                 x = x0
                 break
@@ -253,10 +241,7 @@ class MoCoDAD(CategoryDetector):
         for i in range(0, segs.shape[0], cfg.eval_batch):
             target, cond = model.encode(segs[i : i + cfg.eval_batch])
             futures = self.sample(cond, noise)
-            if cfg.score_loss == "mse":
-                err = (futures - target[:, None]).pow(2).mean(dim=(2, 3))
-            else:
-                err = F.smooth_l1_loss(futures, target[:, None].expand_as(futures), reduction="none").mean(dim=(2, 3))
+            err = F.smooth_l1_loss(futures, target[:, None].expand_as(futures), reduction="none").mean(dim=(2, 3))
             scores.append(err.min(dim=1).values)
         per_seg = torch.cat(scores).view(x.shape[0], len(self._starts()))
         return per_seg.max(1).values if cfg.aggregate == "max" else per_seg.mean(1)

@@ -36,10 +36,9 @@ near-dense graph, hardly knows which joint it is looking at, so with per-coordin
 motion of normally still joints (e.g. legs for an arm action) is not unlikely to the flow. On a
 9-category subset of utd-mhad (default config otherwise, seed 0) the mean AUC was 0.71 with
 per-coordinate and 0.81 with per-joint standardisation. ``domain = "dct"`` is an option that uses the
-first ``n_coef`` DCT coefficients as the time axis instead. Optional learnable edge-importance mask
-(``edge_importance``, off as in the reference's default). Optional augmentation ``mirror = True``:
-mirror x and swap left/right joints (the reference's horizontal flip); off by default because the
-datasets' lateral axis is not guaranteed to be x.
+first ``n_coef`` DCT coefficients as the time axis instead. Not kept from the reference: its
+optional learnable edge-importance mask (off in its default) and its horizontal-flip augmentation
+(the datasets' lateral axis is not guaranteed to be x).
 """
 
 from __future__ import annotations
@@ -73,8 +72,6 @@ class STGNFConfig:
     grad_clip: float = 100.0
     noise_std: float = 0.0
     standardize: str = "joint"  # "joint" (per joint and x/y/z) | "coord" (per x/y/z only)
-    edge_importance: bool = False
-    mirror: bool = False
     eval_batch: int = 128
 
     def __post_init__(self) -> None:
@@ -91,12 +88,9 @@ class STGNFConfig:
 class STGCNCouplingNet(nn.Module):
     """``(B, c_in, T, V) -> (B, c_out, T, V)``: one spatio-temporal graph convolution unit."""
 
-    def __init__(self, c_in: int, c_out: int, adjacency: torch.Tensor, hidden: int, t_kernel: int,
-                 edge_importance: bool = False):
+    def __init__(self, c_in: int, c_out: int, adjacency: torch.Tensor, hidden: int, t_kernel: int):
         super().__init__()
         self.register_buffer("adjacency", adjacency.clone())
-        # ST-GCN's optional learnable edge-importance mask (multiplies the fixed adjacency).
-        self.importance = nn.Parameter(torch.ones_like(adjacency)) if edge_importance else None
         self.gcn = nn.Conv2d(c_in, hidden, 1)
         self.tcn = nn.Conv2d(hidden, hidden, (t_kernel, 1), padding=(t_kernel // 2, 0))
         self.residual = nn.Conv2d(c_in, hidden, 1)
@@ -105,8 +99,7 @@ class STGCNCouplingNet(nn.Module):
         nn.init.zeros_(self.out.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a = self.adjacency if self.importance is None else self.adjacency * self.importance
-        h = torch.einsum("nctv,vw->nctw", self.gcn(x), a)
+        h = torch.einsum("nctv,vw->nctw", self.gcn(x), self.adjacency)
         h = torch.relu(self.tcn(torch.relu(h)) + self.residual(x))
         return self.out(h)
 
@@ -122,7 +115,7 @@ class STGNFModel(nn.Module):
         adj = torch.from_numpy(normalized_adjacency(layout.adjacency(self_loops=False), cfg.max_hop))
 
         def factory(c_in, c_out):
-            return STGCNCouplingNet(c_in, c_out, adj, cfg.hidden, cfg.t_kernel, cfg.edge_importance)
+            return STGCNCouplingNet(c_in, c_out, adj, cfg.hidden, cfg.t_kernel)
 
         self.flow = GlowFlow(3, cfg.steps, factory, permutation=cfg.permutation, generator=gen)
         self.domain, self.n_coef = cfg.domain, cfg.n_coef
@@ -148,10 +141,6 @@ class STGNF(CategoryDetector):
 
     def _fit(self, x: torch.Tensor) -> None:
         cfg, model = self.config, self.model_
-        if cfg.mirror:
-            mirrored = x[:, :, torch.as_tensor(self.layout.mirror_permutation())].clone()
-            mirrored[..., 0] = -mirrored[..., 0]
-            x = torch.cat([x, mirrored])
         base = dct(x, cfg.n_coef) if cfg.domain == "dct" else x
         if cfg.standardize == "coord":
             model.mean.copy_(base.mean(dim=(0, 1, 2)))

@@ -105,10 +105,3 @@ def hold_after(windows: np.ndarray, n_obs: int) -> np.ndarray:
         raise ValueError(f"n_obs must be in 1..{h}, got {n_obs}")
     return repad(windows, np.full(len(windows), n_obs))
 
-
-def random_window(clip: np.ndarray, root: int, rng: np.random.Generator, cfg: WindowConfig = WindowConfig()) -> np.ndarray:
-    """A window starting at a uniformly drawn frame (training-time cropping of longer clips)."""
-    start = 0
-    if cfg.crop == "first" and len(clip) > cfg.length:
-        start = int(rng.integers(0, len(clip) - cfg.length + 1))
-    return make_window(clip, root, cfg, start)

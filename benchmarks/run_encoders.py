@@ -8,7 +8,7 @@ from pathlib import Path
 from haad.data import load_dataset
 from haad.data.splits import protocol_split
 from haad.data.windows import WindowConfig
-from haad.evaluation.protocol import check_encoder_fits
+from haad.train import check_encoder_fits
 from haad.train import load_encoder
 
 

@@ -6,12 +6,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-import haad.evaluation.protocol as protocol
+import haad.train as training
 from haad.data.collection import Collection
 from haad.data.splits import protocol_split
 from haad.data.synthetic import synthesize
 from haad.data.windows import WindowConfig, content_lengths, make_windows, repad
-from haad.evaluation.augmentation import AugmentConfig, check_no_leak, write_provenance
+from haad.evaluation.augmentation import AugmentConfig
+from haad.generator.provenance import check_no_leak, write_provenance
 from haad.evaluation.protocol import EvalConfig, evaluate
 from haad.generator.bank import AugmentationBank, GenerationSettings
 from haad.generator.train import GeneratorTrainConfig, train_generator
@@ -38,13 +39,13 @@ def setup(tmp_path_factory):
 def training_inputs(monkeypatch):
     """Records the windows and extra views the protocol hands to encoder training (then trains as usual)."""
     got = {}
-    real = protocol.train_encoder
+    real = training.train_encoder
 
     def spy(windows, labels, *args, extra_views=None, **kwargs):
         got["windows"], got["views"] = windows.copy(), None if extra_views is None else extra_views.copy()
         return real(windows, labels, *args, extra_views=extra_views, **kwargs)
 
-    monkeypatch.setattr(protocol, "train_encoder", spy)
+    monkeypatch.setattr(training, "train_encoder", spy)
     return got
 
 

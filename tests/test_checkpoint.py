@@ -9,7 +9,7 @@ def test_roundtrip_and_kind(tmp_path):
     save_checkpoint(tmp_path / "c", {"w": torch.arange(6.0).reshape(2, 3)}, "thing", {"a": 1}, {"m": [1, 2]})
     tensors, header = load_checkpoint(tmp_path / "c", kind="thing")
     assert torch.equal(tensors["w"], torch.arange(6.0).reshape(2, 3))
-    assert header["config"] == {"a": 1} and header["meta"] == {"m": [1, 2]} and header["format_version"] == 1
+    assert header["config"] == {"a": 1} and header["meta"] == {"m": [1, 2]} and header["format_version"] == 2
     with pytest.raises(CheckpointError, match="expected 'other'"):
         load_checkpoint(tmp_path / "c", kind="other")
     with pytest.raises(CheckpointError, match="not a checkpoint"):

@@ -146,7 +146,7 @@ def test_detect_fit_save_score_stream(tmp_path):
     save_checkpoint(tmp_path / "old-det", {k: v for k, v in tensors.items() if k != "support_windows"}, DETECTOR_KIND,
                     header["config"])
     r = haad("detect", "--input", npz, "--detector", tmp_path / "old-det", "--explain", "2", "--out", out4)
-    assert "falls back to --explain-method embedding" in r.stderr
+    assert "fall back to the embedding split" in r.stderr
     assert [x["top_joints"] for x in csv.DictReader(out4.open())] == by_embedding
 
 
@@ -201,7 +201,7 @@ def multiobs_generator(tmp_path_factory):
 def test_train_generator_with_several_observed_lengths(multiobs_generator, tmp_path):
     out = tmp_path / "g"
     r = haad("train-generator", "--dataset", "synthetic", "--n-obs", "10,60", "--out", out, check=False)
-    assert r.returncode == 2 and "--n-obs 10,60" in r.stderr and not out.exists()
+    assert r.returncode == 2 and "n_obs 10,60" in r.stderr and not out.exists()
     cfg = json.loads((multiobs_generator / "config.json").read_text())["config"]["train"]
     assert cfg["n_obs_choices"] == [10, 50] and cfg["iterations"] == 2
 

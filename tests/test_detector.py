@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -29,8 +31,8 @@ def test_fit_predict_threshold_and_auc(synth):
     assert det.support_embeddings_.shape == (3, 10 * 24 * 3)
     # leave-one-out calibration: each support clip's mean distance to the other two
     d = np.linalg.norm(det.support_embeddings_[:, None] - det.support_embeddings_[None], axis=-1)
-    assert np.allclose(det.loo_scores_, d.sum(1) / 2, rtol=1e-5)
-    assert det.threshold_ == pytest.approx(det.loo_scores_.max())
+    assert np.allclose(det.decision_scores_, d.sum(1) / 2, rtol=1e-5)
+    assert det.threshold_ == pytest.approx(det.decision_scores_.max())
     test = [synth.clips[i] for i in split.test]
     scores = det.decision_function(test)
     y = synth.labels[split.test] != 0
@@ -41,7 +43,7 @@ def test_fit_predict_threshold_and_auc(synth):
     # re-set the threshold without refitting
     emb_before = det.support_embeddings_.copy()
     det.set_threshold(quantile=0.0)
-    assert det.threshold_ == pytest.approx(det.loo_scores_.min())
+    assert det.threshold_ == pytest.approx(det.decision_scores_.min())
     det.set_threshold(value=1e9)
     assert det.predict(test).sum() == 0
     assert np.array_equal(emb_before, det.support_embeddings_)
@@ -88,9 +90,9 @@ def test_p_values_and_loo_do_not_depend_on_batch_size():
     for k in (3, 30):
         sup = rng.normal(size=(k, 16)).astype(np.float32) * 10
         det = FewShotDetector(None, SMPL24).fit_embeddings(sup)
-        assert det.loo_scores_.dtype == np.float32
+        assert det.decision_scores_.dtype == np.float32
         d = np.linalg.norm(sup[:, None].astype(np.float64) - sup[None], axis=-1)
-        assert np.allclose(det.loo_scores_, d.sum(1) / (k - 1), rtol=1e-6)
+        assert np.allclose(det.decision_scores_, d.sum(1) / (k - 1), rtol=1e-6)
         batch = np.concatenate([sup, rng.normal(size=(40, 16)).astype(np.float32) * 10])
         single = np.concatenate([det.p_values_embeddings(row[None]) for row in batch])
         assert np.array_equal(det.p_values_embeddings(batch), single)
@@ -113,9 +115,17 @@ def test_detector_saved_before_p_values_loads(synth, tmp_path):
     det = FewShotDetector(DCTEmbedder(), SMPL24).fit(synth.clips[:4])
     det.save(tmp_path / "new")
     tensors, header = load_checkpoint(tmp_path / "new", kind=DETECTOR_KIND)
+    # A format-version-1 detector: leave-one-out scores under their old name, no recorded-clip count,
+    # no provenance, no support windows, no save token.
     old_config = {k: v for k, v in header["config"].items() if k != "provenance"}
-    save_checkpoint(tmp_path / "old", {k: v for k, v in tensors.items() if k not in ("n_real_support", "support_windows")},
-                    DETECTOR_KIND, old_config)
+    v1 = {("loo_scores" if k == "decision_scores" else k): v for k, v in tensors.items()
+          if k not in ("n_real_support", "support_windows")}
+    save_checkpoint(tmp_path / "old", v1, DETECTOR_KIND, old_config)
+    cfg_path = tmp_path / "old" / "config.json"
+    saved = json.loads(cfg_path.read_text())
+    saved["format_version"] = 1
+    del saved["token"]
+    cfg_path.write_text(json.dumps(saved))
     old = FewShotDetector.load(tmp_path / "old")
     assert old.n_real_support_ == 4 and old.provenance == {} and old.support_windows_ is None
     assert np.array_equal(old.p_values(synth.clips[10:20]), det.p_values(synth.clips[10:20]))

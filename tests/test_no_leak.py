@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-import haad.evaluation.protocol as protocol
+import haad.train as training
 import haad.generator.train as gen_train
 from haad.cli import main
 from haad.data.splits import protocol_split
@@ -28,13 +28,13 @@ def test_encoder_training_sees_only_seen_categories(monkeypatch):
     data = synthesize(clips_per_class=8, seed=1)
     split = protocol_split(data)
     got = {}
-    real = protocol.train_encoder
+    real = training.train_encoder
 
     def spy(windows, labels, *args, **kwargs):
         got["labels"] = np.asarray(labels).copy()
         return real(windows, labels, *args, **kwargs)
 
-    monkeypatch.setattr(protocol, "train_encoder", spy)
+    monkeypatch.setattr(training, "train_encoder", spy)
     evaluate(data, EvalConfig(seeds=(0,), train=TrainConfig(epochs=1, iters_per_epoch=1, lr_fix_epochs=0)),
              progress=False)
     assert set(got["labels"].tolist()) == set(split.seen)

@@ -9,6 +9,10 @@ Both files are written to temporary names first (fsynced) and moved into place w
 config last. Each save stamps the same random token into the weights' metadata and the config, so
 a crash between the two moves (new weights, old config) is detected on load instead of silently
 pairing weights with the wrong step or settings.
+
+Every checkpoint records its ``format_version``. :func:`migrate` is the one place that reads older
+versions: it brings a loaded checkpoint up to :data:`FORMAT_VERSION`, so no loader carries branches
+for old files. A newer version than this haad knows is refused by name.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ from safetensors.torch import load_file, save_file
 
 from haad.storage import atomic_path, atomic_write_json
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Version 2: few-shot detectors store ``decision_scores`` (v1: ``loo_scores``), always store
+``n_real_support`` and ``provenance``, and every checkpoint carries a save token."""
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
 
@@ -48,7 +54,8 @@ def save_checkpoint(directory, tensors: dict, kind: str, config: dict, meta: dic
 
 
 def load_checkpoint(directory, kind: str | None = None) -> tuple[dict, dict]:
-    """Return (tensors, header) from a checkpoint directory; ``header`` is the parsed config.json."""
+    """Return (tensors, header) from a checkpoint directory; ``header`` is the parsed config.json,
+    migrated to :data:`FORMAT_VERSION`."""
     directory = Path(directory)
     cfg_path, w_path = directory / CONFIG, directory / WEIGHTS
     if not cfg_path.is_file() or not w_path.is_file():
@@ -58,16 +65,35 @@ def load_checkpoint(directory, kind: str | None = None) -> tuple[dict, dict]:
     except json.JSONDecodeError as e:
         raise CheckpointError(f"{cfg_path}: invalid JSON ({e})") from None
     version = header.get("format_version")
-    if version != FORMAT_VERSION:
-        raise CheckpointError(f"{cfg_path}: format version {version!r}, this haad reads {FORMAT_VERSION}")
+    if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+        raise CheckpointError(f"{cfg_path}: format version {version!r}, this haad reads 1 to {FORMAT_VERSION}")
     if kind is not None and header.get("kind") != kind:
         raise CheckpointError(f"{directory}: holds a {header.get('kind')!r} checkpoint, expected {kind!r}")
     with safe_open(str(w_path), framework="pt") as f:
         weights_token = (f.metadata() or {}).get("haad_token")
-    if header.get("token") != weights_token and header.get("token") is not None:
+    tensors = load_file(str(w_path))
+    header, tensors = migrate(header, tensors, weights_token)
+    if header.get("token") != weights_token:
         raise CheckpointError(f"{directory}: {WEIGHTS} and {CONFIG} come from different saves "
                               "(an interrupted write?); delete the directory or restore it from a copy")
-    return load_file(str(w_path)), header
+    return tensors, header
+
+
+def migrate(header: dict, tensors: dict, weights_token: str | None) -> tuple[dict, dict]:
+    """Bring a checkpoint read from disk up to :data:`FORMAT_VERSION`, one version at a time."""
+    header, tensors = dict(header), dict(tensors)
+    if header["format_version"] == 1:
+        # Early version-1 files carry no save token: nothing to check them against.
+        header.setdefault("token", weights_token)
+        if header.get("kind") == "fewshot-detector":
+            config = dict(header["config"])
+            config.setdefault("provenance", {})
+            header["config"] = config
+            tensors["decision_scores"] = tensors.pop("loo_scores")
+            if "n_real_support" not in tensors:  # every support embedding was a recorded clip
+                tensors["n_real_support"] = torch.tensor([len(tensors["support_embeddings"])], dtype=torch.int64)
+        header["format_version"] = 2
+    return header, tensors
 
 
 def optimizer_tensors(opt: torch.optim.Optimizer, prefix: str = "optim.") -> dict:

@@ -8,8 +8,8 @@ Tables and results go to stdout and to files named by the user; progress bars go
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -53,34 +53,34 @@ def positive_int_list(text: str) -> tuple:
 
 
 def _add_common_eval(p: argparse.ArgumentParser, augment: bool = True) -> None:
-    p.add_argument("--k-shot", type=positive_int, default=3, help="support clips per category (default 3)")
+    p.add_argument("--k-shot", type=positive_int, default=None, help="support clips per category (default 3)")
     p.add_argument("--epochs", type=positive_int, default=None, help="encoder training epochs (default 101)")
     p.add_argument("--iters-per-epoch", type=positive_int, default=None, help="batches per epoch (default 52)")
-    p.add_argument("--pooling", choices=("joint", "node"), default="joint",
+    p.add_argument("--pooling", choices=("joint", "node"), default=None,
                    help="encoder pooling: per-joint max (default, reference code) or max over joints")
     p.add_argument("--rotate", action="store_true",
                    help="augment encoder training with random rotation about the vertical axis")
-    p.add_argument("--crop", choices=("first", "resample"), default="first",
+    p.add_argument("--crop", choices=("first", "resample"), default=None,
                    help="window: first 60 frames with last-frame padding (protocol) or resample to 60")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     if not augment:
         return
     g = p.add_argument_group("generative augmentation")
     g.add_argument("--generator", type=Path, default=None, help="generator checkpoint (haad train-generator)")
-    g.add_argument("--augment", choices=("none", "train", "support", "both"), default="none",
+    g.add_argument("--augment", choices=("none", "train", "support", "both"), default=None,
                    help="use generated variants as training positives, support clips, or both")
     g.add_argument("--n-gen", type=positive_int, default=None, help="variants per clip for training and support (default 1)")
     g.add_argument("--n-gen-train", type=positive_int, default=None, help="variants per training clip (overrides --n-gen)")
     g.add_argument("--n-gen-support", type=positive_int, default=None, help="variants per support clip (overrides --n-gen)")
-    g.add_argument("--n-obs", type=positive_int, default=30, help="observed frames; 60 - N are generated (default 30)")
+    g.add_argument("--n-obs", type=positive_int, default=None, help="observed frames; 60 - N are generated (default 30)")
     g.add_argument("--keep-padding", action="store_true",
                    help="variants of clips shorter than the window keep the clip's last-frame padding")
-    g.add_argument("--gen-steps", type=positive_int, default=20,
+    g.add_argument("--gen-steps", type=positive_int, default=None,
                    help="DDIM steps (default 20: within seed noise of the paper's 100, 5x cheaper)")
-    g.add_argument("--select-from", type=positive_int, default=1,
+    g.add_argument("--select-from", type=positive_int, default=None,
                    help="training-time: generate N candidates per variant and keep those --judge places most "
                         "firmly in their clip's category (default 1: keep all)")
-    g.add_argument("--completion", choices=("generator", "hold"), default="generator",
+    g.add_argument("--completion", choices=("generator", "hold"), default=None,
                    help="how variants complete the first --n-obs frames: the generator (default) or "
                         "holding the last observed frame (the no-generator control)")
     g.add_argument("--judge", type=Path, default=None,
@@ -93,9 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="train a small encoder on the embedded synthetic data and print the table")
-    p.add_argument("--seeds", type=positive_int, default=2, help="number of seeds (default 2)")
-    p.add_argument("--epochs", type=positive_int, default=25, help="encoder training epochs (default 25)")
-    p.add_argument("--clips-per-class", type=positive_int, default=40, help="synthetic clips per action (default 40)")
+    p.add_argument("--seeds", type=positive_int, default=None, help="number of seeds (default 2)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="encoder training epochs (default 25)")
+    p.add_argument("--clips-per-class", type=positive_int, default=None, help="synthetic clips per action (default 40)")
     p.add_argument("--out", type=Path, default=None, help="also write results.json files here")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -103,8 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True,
                    help="utd-mhad, nw-ucla, humanact12, synthetic, or a path (.npz, .pkl, folder)")
     p.add_argument("--data-dir", type=Path, default=None, help="where named datasets live (default $HAAD_DATA_DIR)")
-    p.add_argument("--method", choices=("fewshot", "dct-distance"), default="fewshot")
-    p.add_argument("--seeds", type=positive_int, default=10, help="number of seeds 0..N-1 (default 10)")
+    p.add_argument("--method", choices=("fewshot", "dct-distance"), default=None, help="(default fewshot)")
+    p.add_argument("--seeds", type=positive_int, default=None, help="number of seeds 0..N-1 (default 10)")
     p.add_argument("--first-seed", type=non_negative_int, default=0,
                    help="run seeds F..F+N-1 instead (to extend a run; join the parts with haad merge-results)")
     p.add_argument("--encoder", type=Path, default=None, help="use this trained encoder instead of training")
@@ -116,8 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--methods", default="fewshot,multilevel-nf,stg-nf,mocodad,dct-distance",
                    help="comma-separated: fewshot, dct-distance and the baselines")
-    p.add_argument("--seeds", type=positive_int, default=10, help="seeds for fewshot and dct-distance (default 10)")
-    p.add_argument("--baseline-seeds", type=positive_int, default=3, help="seeds for one-model-per-category methods")
+    p.add_argument("--seeds", type=positive_int, default=None, help="seeds for fewshot and dct-distance (default 10)")
+    p.add_argument("--baseline-seeds", type=positive_int, default=None,
+                   help="seeds for one-model-per-category methods (default 3)")
     p.add_argument("--baseline-epochs", type=positive_int, default=None, help="override the baselines' training epochs")
     p.add_argument("--out", type=Path, required=True)
     _add_common_eval(p)
@@ -132,21 +133,21 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train-generator", help="train the DCT diffusion generator on the seen categories")
     p.add_argument("--dataset", required=True)
     p.add_argument("--data-dir", type=Path, default=None)
-    p.add_argument("--preset", choices=("paper", "cpu"), default="cpu", help="denoiser size (default cpu)")
+    p.add_argument("--preset", choices=("paper", "cpu"), default=None, help="denoiser size (default cpu)")
     p.add_argument("--iterations", type=positive_int, default=None, help="optimiser steps (default: the config's)")
     p.add_argument("--batch-size", type=positive_int, default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=None)
     p.add_argument("--n-obs", type=positive_int_list, default=None,
                    help="observed frames O of the training condition (default 30); a comma-separated list "
                         "(e.g. 10,20,30,40,50) draws one per window, so one generator serves every O")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default=None)
     p.add_argument("--out", type=Path, required=True, help="checkpoint directory (resumed if present)")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("train", help="train one encoder on a dataset's seen categories and save it")
     p.add_argument("--dataset", required=True)
     p.add_argument("--data-dir", type=Path, default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=None, help="(default 0)")
     p.add_argument("--out", type=Path, required=True, help="checkpoint directory")
     _add_common_eval(p, augment=False)
 
@@ -159,14 +160,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--category", default=None, help="normal category name in --support")
     p.add_argument("--k-shot", type=positive_int, default=None, help="use only the first K support clips")
     p.add_argument("--encoder", type=Path, default=None, help="trained encoder (default: dct-distance embedding)")
-    p.add_argument("--threshold-quantile", type=float, default=1.0,
+    p.add_argument("--threshold-quantile", type=float, default=None,
                    help="threshold = this quantile of the support set's leave-one-out scores (default 1.0)")
     p.add_argument("--alpha", type=probability, default=None,
                    help="flag clips whose conformal p-value is <= ALPHA instead of using the threshold: on average "
                         "over support sets, at most a share ALPHA of normal clips recorded like the support ones "
                         "is flagged (needs K >= 2 and ALPHA >= 1/(K+1))")
     p.add_argument("--stream", action="store_true", help="treat each input clip as a long recording: sliding windows")
-    p.add_argument("--hop", type=positive_int, default=10, help="frames between window starts with --stream")
+    p.add_argument("--hop", type=positive_int, default=None, help="frames between window starts with --stream")
     p.add_argument("--explain", type=int, default=0, metavar="N", help="also list the N joints that weigh most")
     p.add_argument("--explain-method", choices=("occlusion", "embedding"), default=None,
                    help="occlusion (default: the score drop when a joint moves like in the nearest support clip) or "
@@ -196,44 +197,50 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _eval_config(args, seeds, method="fewshot"):
-    from haad.data.windows import WindowConfig
-    from haad.evaluation.protocol import EvalConfig
-    from haad.train import TrainConfig
+def _given(args, *names) -> dict:
+    """The options the user gave (argparse default None), by dataclass field name: the config
+    dataclasses hold every default."""
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
-    train = TrainConfig()
-    if args.epochs is not None:
-        train = replace(train, epochs=args.epochs, lr_fix_epochs=min(train.lr_fix_epochs, max(args.epochs - 1, 0)))
-    if getattr(args, "iters_per_epoch", None) is not None:
-        train = replace(train, iters_per_epoch=args.iters_per_epoch)
-    if getattr(args, "rotate", False):
-        train = replace(train, rotate=True)
+
+def _eval_config(args, seeds, method: str = "fewshot"):
     from haad.evaluation.augmentation import AugmentConfig
+    from haad.evaluation.config import EvalConfig
+    from haad.data.windows import WindowConfig
 
-    def pick(name, default):
+    base = EvalConfig()
+    train = base.train.with_epochs(args.epochs) if args.epochs is not None else base.train
+    train = replace(train, **_given(args, "iters_per_epoch"), **({"rotate": True} if args.rotate else {}))
+    aug = _given(args, "augment", "n_obs", "select_from", "completion")
+    if getattr(args, "gen_steps", None) is not None:
+        aug["steps"] = args.gen_steps
+    for name in ("generator", "judge"):
+        if getattr(args, name, None) is not None:
+            aug[name] = str(getattr(args, name))
+    if getattr(args, "keep_padding", False):
+        aug["keep_padding"] = True
+    if "augment" in aug:
+        aug["mode"] = aug.pop("augment")
+    n_gen = getattr(args, "n_gen", None)
+    for name in ("n_gen_train", "n_gen_support"):
         value = getattr(args, name, None)
-        return default if value is None else value
+        if value is not None or n_gen is not None:
+            aug[name] = value if value is not None else n_gen
+    window = WindowConfig(**_given(args, "crop"))
+    return replace(base, method=method, seeds=tuple(seeds), window=window, train=train,
+                   augment=AugmentConfig(**aug), **_given(args, "k_shot", "pooling"))
 
-    n_gen = pick("n_gen", 1)
-    augment = AugmentConfig(
-        mode=getattr(args, "augment", "none"),
-        generator=str(args.generator) if getattr(args, "generator", None) else None,
-        n_gen_train=pick("n_gen_train", n_gen),
-        n_gen_support=pick("n_gen_support", n_gen),
-        n_obs=getattr(args, "n_obs", 30), steps=getattr(args, "gen_steps", 100),
-        keep_padding=getattr(args, "keep_padding", False),
-        select_from=getattr(args, "select_from", 1),
-        completion=getattr(args, "completion", "generator"),
-        judge=str(args.judge) if getattr(args, "judge", None) else None)
-    return EvalConfig(method=method, seeds=tuple(seeds), k_shot=getattr(args, "k_shot", 3),
-                      window=WindowConfig(crop=getattr(args, "crop", "first")),
-                      pooling=getattr(args, "pooling", "joint"), train=train, augment=augment)
+
+def _seeds(count: int | None, first: int = 0) -> range:
+    """Seeds first..first+count-1 (count: the config's default number of seeds when not given)."""
+    from haad.evaluation.config import EvalConfig
+
+    return range(first, first + (count if count is not None else len(EvalConfig().seeds)))
 
 
 def _write_results(out: Path, res: dict, name: str = "results.json") -> Path:
     from haad.storage import atomic_write_json
 
-    out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / name, res)
     return out / name
 
@@ -244,16 +251,16 @@ def _log(msg: str) -> None:
 
 def cmd_evaluate(args) -> int:
     from haad.data import load_dataset
+    from haad.evaluation.config import EvalConfig
     from haad.evaluation.protocol import evaluate
     from haad.evaluation.report import format_results
 
     data = load_dataset(args.dataset, args.data_dir)
-    cfg = _eval_config(args, range(args.first_seed, args.first_seed + args.seeds), args.method)
+    cfg = _eval_config(args, _seeds(args.seeds, args.first_seed), args.method or EvalConfig.method)
     res = evaluate(data, cfg, encoder_dir=args.encoder, out_dir=args.out, progress=not args.quiet,
                    log=None if args.quiet else _log)
     print(format_results(res))
-    path = _write_results(args.out, res)
-    print(f"results written to {path}")
+    print(f"results written to {_write_results(args.out, res)}")
     return 0
 
 
@@ -271,77 +278,44 @@ def cmd_merge_results(args) -> int:
     if note:
         _log(note)
     print(format_results(res))
-    path = _write_results(args.out, res)
-    print(f"merged seeds {res['seeds']} written to {path}")
+    print(f"merged seeds {res['seeds']} written to {_write_results(args.out, res)}")
     return 0
-
-
-def _reusable(path: Path, dataset: str, seeds: list, options: dict):
-    """A finished results file for the same dataset, seeds and options, else None."""
-    if not path.is_file():
-        return None
-    try:
-        res = json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return None
-    if res.get("dataset") != dataset or res.get("seeds") != seeds:
-        return None
-    if res.get("options") != json.loads(json.dumps(options)):
-        return None
-    return res
 
 
 def cmd_benchmark(args) -> int:
     from haad.baselines import BASELINES
-    from haad.storage import atomic_write_bytes
     from haad.data import load_dataset
-    from haad.evaluation.compare import comparison_table, table_markdown
-    from haad.evaluation.per_category import baseline_options, evaluate_per_category
-    from haad.evaluation.protocol import METHODS, evaluate
+    from haad.evaluation.benchmark import BaselineEvalConfig, run_benchmark
+    from haad.evaluation.config import METHODS
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS and m not in BASELINES]
     if unknown or not methods:
         raise ValueError(f"unknown method(s) {unknown}; choose from {sorted(METHODS + tuple(BASELINES))}")
     data = load_dataset(args.dataset, args.data_dir)
-    log = None if args.quiet else _log
-    results = []
-    for m in methods:
-        method_dir = args.out / m
-        if m in METHODS:
-            cfg = _eval_config(args, range(args.seeds), m)
-            seeds, options = list(cfg.seeds), cfg.options()
-        else:
-            base_cfg = {"epochs": args.baseline_epochs} if args.baseline_epochs is not None else None
-            seeds, options = list(range(args.baseline_seeds)), baseline_options(base_cfg)
-        res = _reusable(method_dir / "results.json", data.source, seeds, options)
-        if res is not None:
-            if log:
-                log(f"{m}: reusing {method_dir / 'results.json'} (same dataset, seeds and options)")
-        elif m in METHODS:
-            res = evaluate(data, cfg, out_dir=method_dir, progress=not args.quiet, log=log)
-        else:
-            res = evaluate_per_category(data, m, seeds=seeds, config=base_cfg, progress=not args.quiet, log=log)
-        _write_results(method_dir, res)
-        results.append(res)
-        print(f"{m}: mean {res['mean']:.3f}  seen {res['seen_mean']:.3f}  unseen {res['unseen_mean']:.3f}",
-              flush=True)
-    table = comparison_table(results)
-    md = table_markdown(table)
-    _write_results(args.out, table, "table.json")
-    atomic_write_bytes(args.out / "table.md", md.encode())
+    overrides = {"epochs": args.baseline_epochs} if args.baseline_epochs is not None else None
+    configs = [_eval_config(args, _seeds(args.seeds), m) if m in METHODS
+               else BaselineEvalConfig(m, config=overrides, **({"seeds": tuple(range(args.baseline_seeds))}
+                                                            if args.baseline_seeds is not None else {}))
+               for m in methods]
+
+    def report(res: dict) -> None:
+        print(f"{res['method']}: mean {res['mean']:.3f}  seen {res['seen_mean']:.3f}  "
+              f"unseen {res['unseen_mean']:.3f}", flush=True)
+
+    _, md = run_benchmark(data, configs, args.out, progress=not args.quiet, log=None if args.quiet else _log,
+                          on_result=report)
     print(md)
     print(f"table written to {args.out / 'table.md'} and {args.out / 'table.json'}")
     return 0
 
 
 def cmd_detect(args) -> int:
-    import csv
-    import io
-
-    from haad.storage import atomic_write_bytes
     from haad.data import load_dataset
-    from haad.detector import DCTEmbedder, EncoderEmbedder, FewShotDetector, check_alpha
+    from haad.detector import FewShotDetector, check_alpha
+    from haad.embedders import DCTEmbedder, EncoderEmbedder
+    from haad.generator.bank import GenerationSettings
+    from haad.inference import ScoreConfig, SupportConfig, fit_detector, score_rows, support_indices, write_csv
     from haad.train import load_encoder
 
     gen_opts = {"--n-gen": args.n_gen, "--n-obs": args.n_obs, "--gen-steps": args.gen_steps, "--gen-seed": args.gen_seed}
@@ -352,83 +326,36 @@ def cmd_detect(args) -> int:
         raise ValueError("--explain-method only applies with --explain N")
     if args.explain < 0:
         raise ValueError(f"--explain {args.explain}: expected a number of joints >= 0")
+    score = ScoreConfig(stream=args.stream, **_given(args, "hop", "alpha", "explain", "explain_method"))
     data = load_dataset(args.input, args.data_dir)
-
-    def check_input(layout) -> None:
-        if data.layout.num_joints != layout.num_joints:
-            raise ValueError(f"{args.input}: {data.layout.num_joints} joints, the detector expects {layout.num_joints}")
-
     if args.detector is not None:
         if args.generator is not None:
             raise ValueError("--generator augments a new support set: use it with --support, not --detector")
         det = FewShotDetector.load(args.detector)
-        check_input(det.layout)
         if args.alpha is not None:
             check_alpha(args.alpha, det.n_real_support_, "--alpha")
     else:
         sup = load_dataset(args.support, args.data_dir)
-        idx = np.arange(len(sup))
-        if args.category is not None:
-            if args.category not in sup.class_names:
-                raise ValueError(f"--category {args.category!r} not in {args.support}: {sup.class_names}")
-            idx = np.flatnonzero(sup.labels == sup.class_names.index(args.category))
-        if args.k_shot is not None:
-            idx = idx[: args.k_shot]
-        # Everything that can be refused is checked before generating, fitting or saving anything.
-        check_input(sup.layout)
-        if args.alpha is not None:
-            check_alpha(args.alpha, len(idx), "--alpha")
+        generation = GenerationSettings(**{k: v for k, v in (("n_variants", args.n_gen), ("n_obs", args.n_obs),
+                                                             ("steps", args.gen_steps)) if v is not None})
+        support = SupportConfig(**_given(args, "category", "k_shot", "threshold_quantile"), generation=generation,
+                                **({"generation_seed": args.gen_seed} if args.gen_seed is not None else {}))
+        if sup.layout.num_joints != data.layout.num_joints:
+            raise ValueError(f"{args.input}: {data.layout.num_joints} joints, the support clips have "
+                             f"{sup.layout.num_joints}")
+        if args.alpha is not None:  # refused before anything is generated, fitted or saved
+            check_alpha(args.alpha, len(support_indices(sup, support, str(args.support))), "--alpha")
         embedder = EncoderEmbedder(load_encoder(args.encoder)[0]) if args.encoder else DCTEmbedder()
-        det = FewShotDetector(embedder, sup.layout, threshold_quantile=args.threshold_quantile)
-        support = [sup.clips[i] for i in idx]
-        extra = None
-        if args.generator is not None:
-            from haad.generator.bank import GenerationSettings
-            from haad.generator.support import support_variants
-
-            settings = GenerationSettings(n_variants=args.n_gen or 1, n_obs=args.n_obs or 30,
-                                          steps=args.gen_steps or 20)
-            if settings.n_obs >= det.window.length:
-                raise ValueError(f"--n-obs {settings.n_obs}: must be below the window's {det.window.length} frames")
-            extra, det.provenance = support_variants(args.generator, det, support, settings, args.gen_seed or 0,
-                                                     progress=not args.quiet)
-            det.provenance.update(support=str(args.support), category=args.category)
-        det.fit(support, augment=extra)
-        if args.save is not None:
-            det.save(args.save)
-    explain_method = args.explain_method or "occlusion"
-    if args.explain and explain_method == "occlusion" and det.support_windows_ is None:
-        print(f"haad: warning: {args.detector} was saved before detectors kept their support windows; "
-              "--explain falls back to --explain-method embedding (refit with --support for occlusion)",
-              file=sys.stderr)
-        explain_method = "embedding"
-    if len(data.clips) == 0:
-        raise ValueError(f"{args.input}: no clips to score")
-    # Every window of every clip is scored (and explained) in one batch: per-clip calls cost far more.
-    owners, starts, windows = [], [], []
-    for i, clip in enumerate(data.clips):
-        st, win = det.stream_windows(clip, args.hop) if args.stream else ([0], [clip])
-        owners += [i] * len(st)
-        starts += [int(s) for s in st]
-        windows += list(win)
-    emb = det.embed(windows)
-    scores, p_values = det.score_embeddings(emb), det.p_values_embeddings(emb)
-    flags = p_values <= args.alpha if args.alpha is not None else scores > det.threshold_
-    shares = det.explain(windows, method=explain_method) if args.explain else None
-    rows = []
-    names = det.layout.joint_names
-    for w, (i, start) in enumerate(zip(owners, starts)):
-        row = {"clip": data.names[i], "category": data.class_names[data.labels[i]], "start_frame": start,
-               "score": f"{scores[w]:.6f}", "p_value": f"{p_values[w]:.6f}", "anomalous": int(flags[w])}
-        if shares is not None:
-            top = np.argsort(shares[w])[::-1][: args.explain]
-            row["top_joints"] = " ".join(f"{names[j]}:{shares[w, j]:.2f}" for j in top)
-        rows.append(row)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_bytes(args.out, buf.getvalue().encode())
+        det = fit_detector(sup, embedder, support, args.generator, name=str(args.support), progress=not args.quiet)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rows = score_rows(det, data, score, name=str(args.input))
+    for w in caught:
+        print(f"haad: warning: {w.message}", file=sys.stderr)
+    # Written last, once everything has been computed: a failed run replaces nothing.
+    write_csv(rows, args.out)
+    if args.save is not None:
+        det.save(args.save)
     flagged = sum(r["anomalous"] for r in rows)
     rule = f"p-value <= {args.alpha}" if args.alpha is not None else f"above the threshold {det.threshold_:.4f}"
     print(f"scored {len(rows)} {'windows' if args.stream else 'clips'} against {len(det.support_embeddings_)} "
@@ -438,29 +365,16 @@ def cmd_detect(args) -> int:
 
 def cmd_train_generator(args) -> int:
     from haad.data import load_dataset
-    from haad.data.splits import protocol_split
-    from haad.data.windows import make_windows
-    from haad.evaluation.augmentation import write_provenance
-    from haad.generator.train import GeneratorTrainConfig, train_generator
+    from haad.generator.provenance import train_generator_on_seen
+    from haad.generator.train import GeneratorTrainConfig
 
     data = load_dataset(args.dataset, args.data_dir)
-    split = protocol_split(data)
-    idx = split.seen_train()  # seen categories' training pools only: unseen ones must not leak
-    windows = make_windows([data.clips[i] for i in idx], data.layout.root)
-    cfg = GeneratorTrainConfig(preset=args.preset, seed=args.seed, device=args.device)
-    if args.iterations is not None:
-        cfg = replace(cfg, iterations=args.iterations)
-    if args.batch_size is not None:
-        cfg = replace(cfg, batch_size=args.batch_size)
+    cfg = GeneratorTrainConfig(**_given(args, "preset", "seed", "device", "iterations", "batch_size"))
     if args.n_obs is not None:
-        if max(args.n_obs) >= windows.shape[1]:
-            raise ValueError(f"--n-obs {','.join(map(str, args.n_obs))}: every observed length must be below "
-                             f"the window length {windows.shape[1]} (some frames must be left to generate)")
         cfg = replace(cfg, n_obs=args.n_obs[0]) if len(args.n_obs) == 1 else replace(cfg, n_obs_choices=args.n_obs)
-    path = train_generator(windows, data.layout, cfg, out_dir=args.out, resume=True, progress=not args.quiet)
-    write_provenance(path, data, split, idx)
-    print(f"generator ({args.preset} preset) trained on {len(idx)} windows of {len(split.seen)} seen "
-          f"categories; checkpoint in {path}")
+    path, n_windows, n_seen = train_generator_on_seen(data, cfg, args.out, progress=not args.quiet)
+    print(f"generator ({cfg.preset} preset) trained on {n_windows} windows of {n_seen} seen categories; "
+          f"checkpoint in {path}")
     return 0
 
 
@@ -468,40 +382,32 @@ def cmd_train(args) -> int:
     from haad.data import load_dataset
     from haad.data.splits import protocol_split
     from haad.data.windows import make_windows
-    from haad.encoder import EncoderConfig
-    from haad.train import train_encoder
+    from haad.evaluation.methods import train_seen_encoder
+    from haad.train import TrainConfig
 
     data = load_dataset(args.dataset, args.data_dir)
-    cfg = _eval_config(args, [args.seed])
+    seed = args.seed if args.seed is not None else TrainConfig.seed
+    cfg = _eval_config(args, [seed])
     split = protocol_split(data, cfg.train_fraction)
     idx = split.seen_train()
     windows = make_windows([data.clips[i] for i in idx], data.layout.root, cfg.window)
-    enc_cfg = EncoderConfig(num_joints=data.layout.num_joints, window=cfg.window.length, pooling=cfg.pooling)
-    _, hist = train_encoder(windows, data.labels[idx], enc_cfg, replace(cfg.train, seed=args.seed),
-                            out_dir=args.out, resume=True, progress=not args.quiet,
-                            meta={"dataset": data.source, "window": cfg.window.to_dict(),
-                                  "split": split.to_dict(), "layout": data.layout.to_dict()})
+    _, hist = train_seen_encoder(data, split, windows, cfg, seed, args.out, progress=not args.quiet)
     print(f"encoder trained on {len(idx)} clips of {len(split.seen)} seen categories in "
           f"{hist['seconds']:.1f} s; final loss {hist['loss'][-1]:.4f}; saved to {args.out}")
     return 0
 
 
 def cmd_demo(args) -> int:
-    from haad.data.synthetic import synthesize
-    from haad.evaluation.protocol import evaluate
+    from haad.demo import DemoConfig, run_demo
     from haad.evaluation.report import format_results
 
-    data = synthesize(clips_per_class=args.clips_per_class, seed=0)
+    data, ours, floor = run_demo(DemoConfig(**_given(args, "seeds", "epochs", "clips_per_class")),
+                                 progress=not args.quiet, log=None if args.quiet else _log)
     print(data.summary())
-    seeds = range(args.seeds)
-    floor = evaluate(data, _eval_config(args, seeds, "dct-distance"), progress=False)
-    ours = evaluate(data, _eval_config(args, seeds), progress=not args.quiet, log=None if args.quiet else _log)
     print(format_results(ours))
     print()
-    print(f"no-learning floor (dct-distance): mean {floor['mean']:.3f}  seen {floor['seen_mean']:.3f}  "
-          f"unseen {floor['unseen_mean']:.3f}")
-    print(f"few-shot encoder              : mean {ours['mean']:.3f}  seen {ours['seen_mean']:.3f}  "
-          f"unseen {ours['unseen_mean']:.3f}")
+    for label, res in (("no-learning floor (dct-distance)", floor), ("few-shot encoder", ours)):
+        print(f"{label:<32}: mean {res['mean']:.3f}  seen {res['seen_mean']:.3f}  unseen {res['unseen_mean']:.3f}")
     if args.out is not None:
         _write_results(args.out, ours)
         _write_results(args.out, floor, "results-dct-distance.json")

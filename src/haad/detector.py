@@ -1,12 +1,13 @@
-"""Few-shot anomaly detector (Algorithm 2, Eq. 6) with a PyOD-like contract.
+"""The few-shot detector (Algorithm 2, Eq. 6): mean embedding distance to K normal support clips.
 
 ``fit(support)`` embeds K normal clips (and optionally generated variants of them);
-``decision_function(clips)`` is the mean Euclidean distance of each clip's embedding to the support
+``decision_function(X)`` is the mean Euclidean distance of each example's embedding to the support
 embeddings (higher = more anomalous); ``predict`` thresholds it with a threshold calibrated on the
-support set alone (leave-one-out distances), re-settable without refitting, or with conformal
-p-values (``p_values``, ``predict(clips, alpha=...)``) whose false-positive rate is at most alpha on
-average over support sets when normal clips are exchangeable with the support ones (measured in
-benchmarks/README.md, "Thresholds").
+support set alone (its leave-one-out scores, ``decision_scores_``), re-settable without refitting,
+or with conformal p-values (``p_values``, ``predict(X, alpha=...)``) whose false-positive rate is at
+most alpha on average over support sets when normal clips are exchangeable with the support ones
+(benchmarks/README.md, "Thresholds"). It follows :class:`~haad.base_detector.BaseDetector`, the
+contract every baseline shares.
 """
 
 from __future__ import annotations
@@ -17,65 +18,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from haad.checkpoint import load_checkpoint, save_checkpoint
-from haad.data.windows import WindowConfig, make_windows
-from haad.encoder import ActionEncoder
+from haad.base_detector import BaseDetector
+from haad.checkpoint import load_checkpoint, prefixed_state, save_checkpoint
+from haad.data.windows import WindowConfig
+from haad.distances import exact_distances, mean_distance
+from haad.embedders import DCTEmbedder, EncoderEmbedder
+from haad.encoder import ActionEncoder, EncoderConfig
+from haad.explain import embedding_split, normalize_shares, occlusion_drops
 from haad.skeleton import Layout
 
 DETECTOR_KIND = "fewshot-detector"
-
-
-class DCTEmbedder:
-    """No-learning embedding: the flattened first ``n_coef`` DCT coefficients of the window."""
-
-    name = "dct-distance"
-
-    def __init__(self, n_coef: int = 10):
-        self.n_coef = n_coef
-
-    def joint_index(self, num_joints: int) -> np.ndarray:
-        """The joint each embedding dimension belongs to (layout (M, J, 3) flattened)."""
-        return np.tile(np.repeat(np.arange(num_joints), 3), self.n_coef)
-
-    def __call__(self, windows: np.ndarray) -> np.ndarray:
-        from haad.dct import dct
-
-        return dct(np.asarray(windows, dtype=np.float64), self.n_coef).reshape(len(windows), -1).astype(np.float32)
-
-
-class EncoderEmbedder:
-    """Embeds windows with a trained :class:`ActionEncoder` (eval mode, batched, no grad)."""
-
-    name = "fewshot"
-
-    def __init__(self, encoder: ActionEncoder, batch_size: int = 4096):
-        self.encoder = encoder.eval()
-        self.batch_size = batch_size
-
-    def joint_index(self, num_joints: int) -> np.ndarray | None:
-        """With per-joint pooling every embedding dimension is one joint; with node pooling none is."""
-        return np.arange(num_joints) if self.encoder.config.pooling == "joint" else None
-
-    @torch.no_grad()
-    def __call__(self, windows: np.ndarray) -> np.ndarray:
-        windows = np.asarray(windows, dtype=np.float32)
-        out = [self.encoder(torch.from_numpy(windows[i:i + self.batch_size])).numpy()
-               for i in range(0, len(windows), self.batch_size)]
-        return np.concatenate(out) if out else np.zeros((0, self.encoder.config.embedding_dim), np.float32)
-
-
-def exact_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Pairwise Euclidean distances in float64, computed directly: ``torch.cdist``'s matrix-product
-    shortcut (used beyond 25 rows) gives a clip a non-zero distance to itself and breaks exact ties,
-    which the leave-one-out scores and the p-values' rank comparisons must not depend on."""
-    return torch.cdist(a.double(), b.double(), compute_mode="donot_use_mm_for_euclid_dist")
-
-
-def mean_distance(queries: np.ndarray, support: np.ndarray) -> np.ndarray:
-    """Mean Euclidean distance of every query row to every support row (Eq. 6)."""
-    q = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32))
-    s = torch.from_numpy(np.ascontiguousarray(support, dtype=np.float32))
-    return torch.cdist(q, s).mean(dim=1).numpy()
 
 
 def check_alpha(alpha: float, k: int, name: str = "alpha") -> None:
@@ -87,23 +39,26 @@ def check_alpha(alpha: float, k: int, name: str = "alpha") -> None:
                          f"be in [1/{k + 1}, 1), e.g. {math.ceil(1e4 / (k + 1)) / 1e4}")
 
 
-class FewShotDetector:
+class FewShotDetector(BaseDetector):
     """Mean embedding distance to a small support set of normal clips.
 
     Args:
         embedder: a callable mapping (N, H, J, 3) windows to (N, D) embeddings
-            (:class:`EncoderEmbedder` or :class:`DCTEmbedder`).
+            (:class:`~haad.embedders.EncoderEmbedder` or :class:`~haad.embedders.DCTEmbedder`).
         layout: skeleton layout of the clips (its root joint is used for normalisation).
         window: how clips become windows (protocol default).
         threshold_quantile: quantile of the support set's leave-one-out scores used as threshold.
 
-    Fitted attributes: ``support_embeddings_`` (K', D), ``loo_scores_`` (K',), ``threshold_``,
-    ``n_real_support_`` (the first rows of ``support_embeddings_`` that are recorded clips; the rest
-    are generated variants), ``support_windows_`` (the recorded support clips' windows, kept by
-    ``fit`` for occlusion explanations; ``None`` after ``fit_embeddings``).
-    ``provenance`` (a JSON-able dict, empty by default) is saved with the detector: what its support
-    set was made from, e.g. the generator that made extra support variants.
+    Fitted attributes: ``support_embeddings_`` (K', D), ``decision_scores_`` (K',: each support
+    embedding's leave-one-out score), ``threshold_``, ``n_real_support_`` (the first rows of
+    ``support_embeddings_`` that are recorded clips; the rest are generated variants),
+    ``support_windows_`` (the recorded support clips' windows, kept by ``fit`` for occlusion
+    explanations; ``None`` after ``fit_embeddings``). ``provenance`` (a JSON-able dict, empty by
+    default) is saved with the detector: what its support set was made from, e.g. the generator
+    that made extra support variants.
     """
+
+    name = "fewshot"
 
     def __init__(self, embedder, layout: Layout, window: WindowConfig = WindowConfig(),
                  threshold_quantile: float = 1.0):
@@ -113,41 +68,33 @@ class FewShotDetector:
         self.threshold_quantile = threshold_quantile
         self.provenance: dict = {}
 
-    def windows(self, clips) -> np.ndarray:
-        """(N, H, J, 3): clips (T, J, 3) as the detector windows them (a protocol window is unchanged)."""
-        if isinstance(clips, np.ndarray) and clips.ndim == 3:
-            clips = [clips]
-        for i, c in enumerate(clips):
-            c = np.asarray(c)
-            if c.ndim != 3 or c.shape[1:] != (self.layout.num_joints, 3):
-                raise ValueError(f"clip {i}: expected (frames, {self.layout.num_joints}, 3), got {c.shape}")
-            if len(c) == 0 or not np.isfinite(c).all():
-                raise ValueError(f"clip {i}: empty or contains NaN/inf")
-        return make_windows(clips, self.layout.root, self.window)
+    def embed(self, X) -> np.ndarray:
+        """(N, D) embeddings of clips or windows."""
+        windows = self.windows(X)
+        if windows.shape[1] != self.window.length:
+            raise ValueError(f"windows of {windows.shape[1]} frames; this detector embeds {self.window.length}")
+        return self.embedder(windows)
 
-    def embed(self, clips) -> np.ndarray:
-        return self.embedder(self.windows(clips))
-
-    def fit(self, support, augment=None) -> "FewShotDetector":
-        """Fit on K normal clips.
+    def fit(self, X, augment=None) -> "FewShotDetector":
+        """Fit on K normal clips (or their windows).
 
         Args:
-            support: K clips (T, J, 3) of the normal category.
+            X: the K support clips (T, J, 3) of the normal category, or their (K, H, J, 3) windows.
             augment: optional extra support windows (e.g. generated variants), shape (M, H, J, 3)
                 or (K, G, H, J, 3); they join the support set as they are (already windowed).
         """
-        windows = self.windows(support)
-        emb = self.embedder(windows)
+        windows = self.windows(X)
+        emb = self.embed(windows)
         if augment is not None:
             extra = np.asarray(augment, dtype=np.float32).reshape(-1, self.window.length, self.layout.num_joints, 3)
             self.fit_embeddings(np.concatenate([emb, self.embedder(extra)]), n_real=len(emb))
         else:
             self.fit_embeddings(emb)
-        self.support_windows_ = np.asarray(windows, dtype=np.float32)  # for occlusion explanations
+        self.support_windows_ = windows  # for occlusion explanations
         return self
 
     def fit_embeddings(self, embeddings: np.ndarray, n_real: int | None = None) -> "FewShotDetector":
-        """Fit directly on support embeddings (used by the evaluation loop to avoid re-embedding).
+        """Fit directly on support embeddings (the evaluation loop embeds a dataset once per seed).
 
         ``n_real``: how many of the first rows embed real recorded clips (default all); the rest are
         generated variants, which :meth:`p_values` leaves out.
@@ -163,40 +110,25 @@ class FewShotDetector:
         self.support_windows_ = None  # fit() sets them; embeddings alone do not give them
         if len(emb) > 1:
             d = exact_distances(torch.from_numpy(emb), torch.from_numpy(emb)).numpy()
-            self.loo_scores_ = (d.sum(axis=1) / (len(emb) - 1)).astype(np.float32)
+            self.decision_scores_ = (d.sum(axis=1) / (len(emb) - 1)).astype(np.float32)
         else:
-            self.loo_scores_ = np.zeros(1, dtype=np.float32)
+            self.decision_scores_ = np.zeros(1, dtype=np.float32)
         self.set_threshold(quantile=self.threshold_quantile)
         return self
 
-    def set_threshold(self, value: float | None = None, quantile: float | None = None) -> float:
-        """Set ``threshold_`` to ``value``, or to a quantile of the leave-one-out support scores."""
-        if value is not None:
-            self.threshold_ = float(value)
-        else:
-            q = self.threshold_quantile if quantile is None else quantile
-            if not 0 <= q <= 1:
-                raise ValueError(f"quantile must be in [0, 1], got {q}")
-            self.threshold_quantile = q
-            self.threshold_ = float(np.quantile(self.loo_scores_, q))
-        return self.threshold_
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "support_embeddings_"):
-            raise RuntimeError("detector is not fitted: call fit(support) first")
-
-    def decision_function(self, clips) -> np.ndarray:
-        """Anomaly score per clip: mean Euclidean distance to the support embeddings."""
+    def decision_function(self, X) -> np.ndarray:
+        """Anomaly score per example: mean Euclidean distance to the support embeddings (Eq. 6)."""
         self._check_fitted()
-        return mean_distance(self.embed(clips), self.support_embeddings_)
+        return mean_distance(self.embed(X), self.support_embeddings_)
 
     def score_embeddings(self, embeddings: np.ndarray) -> np.ndarray:
+        """:meth:`decision_function` of examples already embedded."""
         self._check_fitted()
         return mean_distance(embeddings, self.support_embeddings_)
 
-    def p_values(self, clips) -> np.ndarray:
+    def p_values(self, X) -> np.ndarray:
         """Conformal p-value of each clip being normal (small = anomalous); see :meth:`p_values_embeddings`."""
-        return self.p_values_embeddings(self.embed(clips))
+        return self.p_values_embeddings(self.embed(X))
 
     def p_values_embeddings(self, embeddings: np.ndarray) -> np.ndarray:
         """Full-conformal p-values against the K real support clips.
@@ -221,72 +153,23 @@ class FewShotDetector:
         # Every member's score is a sum over K distances, so the sums compare like the means.
         return ((score_s >= score_x).sum(dim=1).numpy() + 1) / (k + 1)
 
-    def explain(self, clips, method: str = "occlusion", batch_size: int = 256, normalize: bool = True) -> np.ndarray:
-        """Per-joint share of each clip's anomaly, (N, J), rows sum to 1 (higher = more to blame).
+    def explain(self, X, method: str = "occlusion", batch_size: int = 256, normalize: bool = True) -> np.ndarray:
+        """Per-joint share of each example's anomaly, (N, J), rows sum to 1 (higher = more to blame).
 
-        With ``normalize=False`` (occlusion only) the rows are the score drops themselves, in score units
-        and clipped at 0, so clips can be compared: a normal clip's drops are small even where its
-        shares look decisive.
-
-        ``occlusion`` (default, any embedder): for each joint, the clip's window gets that joint's
-        motion relative to its parent from the nearest recorded support window (nearest in embedding
-        space) and is scored again; the joint's share is how much that lowers the score, over the sum of all joints'
-        (negative changes count 0; a clip no single joint explains gets equal shares). It needs the
-        support windows, which detectors fitted or saved by this version keep. Costs J + 1 embeddings
-        per clip.
-
-        ``embedding``: the squared distance to the support embeddings split over embedding dimensions,
-        each assigned to a joint (encoder pooling ``joint`` or the DCT embedding). Exact for the DCT
-        embedding, but the learned encoder's dense graph mixes all joints into every node, so its
-        dimensions barely point at the joints that differ (benchmarks/README.md, "Session 6").
+        ``method``: ``occlusion`` (default; needs the support windows, which ``fit`` keeps) or
+        ``embedding`` (see :mod:`haad.explain`). With ``normalize=False`` (occlusion only) the rows
+        are the score drops themselves, in score units and clipped at 0, so examples can be compared:
+        a normal clip's drops are small even where its shares look decisive.
         """
         self._check_fitted()
         if method == "embedding":
             if not normalize:
                 raise ValueError("normalize=False needs method='occlusion' (the embedding split has no score units)")
-            return self._explain_embedding(clips)
+            return embedding_split(self, self.windows(X))
         if method != "occlusion":
             raise ValueError(f"method must be 'occlusion' or 'embedding', got {method!r}")
-        if self.support_windows_ is None:
-            raise ValueError("occlusion explanations need the support windows: fit(support) keeps them, "
-                             "fit_embeddings cannot, and detectors saved before they were kept lack them; "
-                             "refit with fit(support), or use method='embedding'")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        windows = self.windows(clips)
-        j = self.layout.num_joints
-        out = np.zeros((len(windows), j))
-        sup_emb = self.support_embeddings_[: self.n_real_support_]
-        for lo in range(0, len(windows), batch_size):
-            w = windows[lo:lo + batch_size]
-            emb = self.embedder(w)
-            base = self.score_embeddings(emb)
-            nearest = exact_distances(torch.from_numpy(emb), torch.from_numpy(sup_emb)).argmin(dim=1).numpy()
-            ref = self.support_windows_[nearest]
-            for jj, parent in enumerate(self.layout.parents):
-                x = w.copy()
-                # The joint moves as in the support clip *relative to its parent*, so it stays attached to
-                # this clip's body (it names planted joints more often than the absolute trajectory does,
-                # benchmarks/README.md, session 6); the root takes the support's root trajectory.
-                x[:, :, jj] = ref[:, :, jj] if parent < 0 else w[:, :, parent] + ref[:, :, jj] - ref[:, :, parent]
-                out[lo:lo + len(w), jj] = base - self.score_embeddings(self.embedder(x))
-        out = np.clip(out, 0.0, None)
-        if not normalize:
-            return out
-        total = out.sum(axis=1, keepdims=True)
-        return np.where(total > 0, out / np.where(total > 0, total, 1.0), 1.0 / j)
-
-    def _explain_embedding(self, clips) -> np.ndarray:
-        j = self.layout.num_joints
-        index = self.embedder.joint_index(j) if hasattr(self.embedder, "joint_index") else None
-        if index is None:
-            raise ValueError("explain(method='embedding') needs an embedding with per-joint dimensions "
-                             "(encoder pooling 'joint' or dct-distance); this one pools over joints")
-        emb = self.embed(clips)
-        sq = ((emb[:, None, :] - self.support_embeddings_[None]) ** 2).mean(axis=1)  # (N, D)
-        per_joint = np.zeros((len(emb), j))
-        np.add.at(per_joint.T, index, sq.T)
-        return per_joint / np.maximum(per_joint.sum(axis=1, keepdims=True), 1e-12)
+        drops = occlusion_drops(self, self.windows(X), batch_size)
+        return normalize_shares(drops) if normalize else drops
 
     def stream_windows(self, stream: np.ndarray, hop: int = 10) -> tuple[np.ndarray, list]:
         """Sliding windows over a long (T, J, 3) recording: (start frames, the windows' frames).
@@ -312,21 +195,25 @@ class FewShotDetector:
         starts, windows = self.stream_windows(stream, hop)
         return starts, self.decision_function(windows)
 
-    def predict(self, clips, alpha: float | None = None) -> np.ndarray:
+    def predict(self, X, alpha: float | None = None) -> np.ndarray:
         """1 = anomalous, 0 = normal: score above ``threshold_``, or with ``alpha`` conformal p-value <= alpha."""
         if alpha is None:
-            return (self.decision_function(clips) > self.threshold_).astype(np.int64)
+            return super().predict(X)
         check_alpha(alpha, self.n_real_support_)
-        return (self.p_values(clips) <= alpha).astype(np.int64)
+        return (self.p_values(X) <= alpha).astype(np.int64)
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "support_embeddings_")
 
     def save(self, directory) -> Path:
-        """Save support embeddings, threshold, layout, window settings and (if any) the encoder."""
+        """Save support embeddings and windows, threshold, layout, window settings and (if any) the encoder."""
         self._check_fitted()
         tensors = {"support_embeddings": torch.from_numpy(self.support_embeddings_),
                    "n_real_support": torch.tensor([self.n_real_support_], dtype=torch.int64),
-                   **({"support_windows": torch.from_numpy(self.support_windows_)}
-                      if self.support_windows_ is not None else {}),
-                   "loo_scores": torch.from_numpy(np.asarray(self.loo_scores_, np.float32))}
+                   "decision_scores": torch.from_numpy(np.asarray(self.decision_scores_, np.float32))}
+        if self.support_windows_ is not None:
+            tensors["support_windows"] = torch.from_numpy(self.support_windows_)
         config = {"embedder": self.embedder.name, "layout": self.layout.to_dict(),
                   "window": self.window.to_dict(), "threshold": self.threshold_,
                   "threshold_quantile": self.threshold_quantile, "provenance": self.provenance}
@@ -339,24 +226,22 @@ class FewShotDetector:
 
     @classmethod
     def load(cls, directory) -> "FewShotDetector":
-        from haad.encoder import EncoderConfig
-
+        """Read a detector written by :meth:`save` (any format version :mod:`haad.checkpoint` migrates)."""
         tensors, header = load_checkpoint(directory, kind=DETECTOR_KIND)
         cfg = header["config"]
         if cfg["embedder"] == "fewshot":
             enc = ActionEncoder(EncoderConfig(**cfg["encoder"]))
-            enc.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+            enc.load_state_dict(prefixed_state(tensors, "model."))
             embedder = EncoderEmbedder(enc)
         else:
             embedder = DCTEmbedder(cfg["n_coef"])
         det = cls(embedder, Layout.from_dict(cfg["layout"]), WindowConfig(**cfg["window"]),
                   cfg["threshold_quantile"])
         det.support_embeddings_ = tensors["support_embeddings"].numpy()
-        n_real = tensors.get("n_real_support")  # absent in detectors saved before it existed
-        det.n_real_support_ = int(n_real[0]) if n_real is not None else len(det.support_embeddings_)
-        windows = tensors.get("support_windows")
+        det.n_real_support_ = int(tensors["n_real_support"][0])
+        windows = tensors.get("support_windows")  # absent when fitted from embeddings alone
         det.support_windows_ = windows.numpy() if windows is not None else None
-        det.loo_scores_ = tensors["loo_scores"].numpy()
+        det.decision_scores_ = tensors["decision_scores"].numpy()
         det.threshold_ = float(cfg["threshold"])
-        det.provenance = cfg.get("provenance", {})  # absent in detectors saved before it existed
+        det.provenance = cfg["provenance"]
         return det

@@ -6,15 +6,15 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from haad.checkpoint import (CheckpointError, load_checkpoint, load_optimizer_tensors, optimizer_tensors,
-                             save_checkpoint)
+from haad.checkpoint import (CheckpointError, load_checkpoint, load_optimizer_tensors, module_state,
+                             optimizer_tensors, prefixed_state, save_checkpoint)
 from haad.contrastive import BalancedBatchSampler, multi_positive_loss
 from haad.encoder import ActionEncoder, EncoderConfig
 from haad.geometry import rotate_vertical
@@ -53,6 +53,10 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 10
 
+    def with_epochs(self, epochs: int) -> "TrainConfig":
+        """These settings for ``epochs`` epochs (the constant-lr phase shortened to fit)."""
+        return replace(self, epochs=epochs, lr_fix_epochs=min(self.lr_fix_epochs, max(epochs - 1, 0)))
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -63,8 +67,6 @@ class TrainConfig:
 
 
 _RUN_STATE = ("history", "epochs_done", "complete")
-# Recorded only by newer checkpoints; an older checkpoint without them is still resumable.
-_ADDED_LATER = ("train_data_digest", "trained_categories")
 
 
 def _json(obj):
@@ -79,7 +81,7 @@ def lr_factor(epoch: int, cfg: TrainConfig) -> float:
 
 def save_encoder(directory, encoder: ActionEncoder, meta: dict | None = None, optimizer=None) -> Path:
     """Write an encoder checkpoint (weights + its config + ``meta``, e.g. training settings)."""
-    tensors = {f"model.{k}": v for k, v in encoder.state_dict().items()}
+    tensors = module_state(encoder, "model.")
     if optimizer is not None:
         tensors.update(optimizer_tensors(optimizer))
     return save_checkpoint(directory, tensors, ENCODER_KIND, encoder.config.to_dict(), meta)
@@ -89,13 +91,33 @@ def load_encoder(directory) -> tuple[ActionEncoder, dict]:
     """Load an encoder checkpoint; returns the module in eval mode and the checkpoint header."""
     tensors, header = load_checkpoint(directory, kind=ENCODER_KIND)
     enc = ActionEncoder(EncoderConfig(**header["config"]))
-    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    state = prefixed_state(tensors, "model.")
     try:
         enc.load_state_dict(state)
     except RuntimeError as e:
         raise CheckpointError(f"{directory}: weights do not match the stored config ({e})") from None
     enc.eval()
     return enc, header
+
+
+def check_encoder_fits(header: dict, encoder_dir, data, split, window) -> None:
+    """Refuse an encoder made for another skeleton layout or window, or trained on one of ``split``'s
+    unseen categories (``header``: the encoder checkpoint's, ``data``: a
+    :class:`~haad.data.collection.Collection`, ``window``: a :class:`~haad.data.windows.WindowConfig`)."""
+    cfg, meta = header["config"], header.get("meta", {})
+    if cfg["num_joints"] != data.layout.num_joints or cfg["window"] != window.length:
+        raise ValueError(f"encoder {encoder_dir} expects J={cfg['num_joints']}, H={cfg['window']}; "
+                         f"data has J={data.layout.num_joints}, H={window.length}")
+    layout = meta.get("layout")
+    if layout is not None and layout["joint_names"] != list(data.layout.joint_names):
+        raise ValueError(f"encoder {encoder_dir} was trained on layout {layout['name']!r} whose joint order "
+                         f"differs from {data.layout.name!r}")
+    trained = meta.get("trained_categories")
+    if trained is not None and meta.get("dataset") == data.source:
+        leaked = sorted(set(trained) & set(split.unseen))
+        if leaked:
+            names = [data.class_names[c] for c in leaked]
+            raise ValueError(f"encoder {encoder_dir} was trained on unseen categories {names}")
 
 
 def train_encoder(
@@ -152,13 +174,12 @@ def train_encoder(
         # Every recorded setting must agree (training data digest, window, split, layout, augmentation);
         # a dataset *name* may differ (a path vs a name) when the data digest matches.
         differs = [k for k, v in wanted.items()
-                   if k not in _RUN_STATE and k != "dataset"
-                   and not (k in _ADDED_LATER and k not in saved) and saved.get(k) != v]
+                   if k not in _RUN_STATE and k != "dataset" and saved.get(k) != v]
         if header["config"] != encoder_config.to_dict() or differs:
             what = ", ".join(differs) or "encoder config"
             raise CheckpointError(f"{out_dir}: existing checkpoint was made with other settings ({what}); "
                                   "use a new --out")
-        encoder.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        encoder.load_state_dict(prefixed_state(tensors, "model."))
         load_optimizer_tensors(opt, tensors)
         history = saved.get("history", history)
         start_epoch = int(saved.get("epochs_done", 0))

@@ -1,13 +1,15 @@
-"""The contract shared by the one-model-per-category baselines.
+"""What the one-model-per-category baselines share, on top of :class:`~haad.base_detector.BaseDetector`.
 
-A :class:`CategoryDetector` is trained on one normal category's training pool and scores windows:
+A :class:`CategoryDetector` is trained on one normal category's whole training pool:
 
-* ``fit(windows)`` -- windows ``(N, T, J, 3)`` float32, already normalised by the protocol (first 60
-  frames, first-frame root offset). Returns ``self``.
-* ``decision_function(windows)`` -- ``(N,)`` scores, higher = more anomalous.
+* ``fit(X)`` -- clips, or windows ``(N, T, J, 3)`` already normalised by the protocol (first 60
+  frames, first-frame root offset). Sets ``decision_scores_`` (the training windows' scores) and
+  ``threshold_`` (their ``threshold_quantile``, default the maximum). Returns ``self``.
+* ``decision_function(X)`` -- ``(N,)`` scores, higher = more anomalous; ``predict(X)`` -- 0/1.
 * ``save(directory)`` / ``load(directory)`` -- a :mod:`haad.checkpoint` directory holding the typed
-  config, the layout, the seed, the window length and every weight and normalisation statistic
-  (all fitted state lives in one ``nn.Module``, ``model_``, as parameters and buffers).
+  config, the layout, the seed, the window length, the threshold and every weight and
+  normalisation statistic (all fitted state lives in one ``nn.Module``, ``model_``, as parameters
+  and buffers; the training scores as the buffer-free tensor ``decision_scores``).
 
 Determinism: training runs inside ``torch.random.fork_rng`` seeded with ``seed`` (the caller's global
 RNG state is left untouched), mini-batch order comes from a generator seeded with ``seed``, and
@@ -27,10 +29,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from haad.base_detector import BaseDetector
 from haad.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from haad.data.windows import WindowConfig
 from haad.skeleton import Layout
 
 KIND_PREFIX = "baseline/"
+DECISION_SCORES = "decision_scores"  # tensor name of the training scores, beside the model's state
 
 
 def resolve_config(cls: type, config: Any):
@@ -66,7 +71,7 @@ def robust_std(x: torch.Tensor, dims, rel_floor: float = 0.05) -> torch.Tensor:
     return torch.sqrt(std.pow(2) + floor.pow(2))
 
 
-class CategoryDetector:
+class CategoryDetector(BaseDetector):
     """Base class: one model trained on one normal category. Subclasses set ``name`` and ``Config``
     and implement ``_build``, ``_fit`` and ``_score`` (and ``_extra_header`` when the shapes of the
     fitted state depend on more than the config, the layout and the window length)."""
@@ -75,10 +80,13 @@ class CategoryDetector:
     Config: ClassVar[type] = None
     min_frames: ClassVar[int] = 2
 
-    def __init__(self, layout: Layout, config=None, seed: int = 0, progress: bool = False):
+    def __init__(self, layout: Layout, config=None, seed: int = 0, progress: bool = False,
+                 window: WindowConfig = WindowConfig(), threshold_quantile: float = 1.0):
         if not isinstance(layout, Layout):
             raise TypeError(f"layout must be a haad.skeleton.Layout, got {type(layout).__name__}")
         self.layout = layout
+        self.window = window
+        self.threshold_quantile = threshold_quantile
         self.config = resolve_config(self.Config, config)
         self.seed = int(seed)
         self.progress = bool(progress)
@@ -86,10 +94,12 @@ class CategoryDetector:
         self.frames_: int | None = None
         self.fit_seconds_: float | None = None
         self.history_: list[float] = []
+        self.decision_scores_: np.ndarray | None = None
 
     # ------------------------------------------------------------------ public API
-    def fit(self, windows: np.ndarray) -> "CategoryDetector":
-        x = self._validate(windows, fitting=True)
+    def fit(self, X) -> "CategoryDetector":
+        """Train on one category's normal clips or windows; score them for the threshold."""
+        x = self._validate(X, fitting=True)
         self.frames_ = int(x.shape[1])
         start = time.perf_counter()
         with torch.random.fork_rng(devices=[]):
@@ -99,18 +109,24 @@ class CategoryDetector:
             self._fit(torch.from_numpy(x))
         self.model_.eval()
         self.fit_seconds_ = time.perf_counter() - start
+        self.decision_scores_ = self._scores(x)
+        self.set_threshold()
         return self
 
-    def decision_function(self, windows: np.ndarray) -> np.ndarray:
+    def decision_function(self, X) -> np.ndarray:
+        """(N,) anomaly scores of clips or windows, higher = more anomalous."""
         if self.model_ is None:
             raise RuntimeError(f"{type(self).__name__} is not fitted; call fit() or load() first")
-        x = self._validate(windows, fitting=False)
+        return self._scores(self._validate(X, fitting=False))
+
+    def _scores(self, x: np.ndarray) -> np.ndarray:
         self.model_.eval()
         with torch.no_grad():
             scores = self._score(torch.from_numpy(x))
         return scores.detach().to(torch.float64).numpy()
 
     def save(self, directory) -> Path:
+        """Write config, layout, seed, window, threshold and the fitted state to ``directory``."""
         if self.model_ is None:
             raise RuntimeError("nothing to save: the detector is not fitted")
         header = {
@@ -119,17 +135,25 @@ class CategoryDetector:
             "seed": self.seed,
             "frames": self.frames_,
             "extra": self._extra_header(),
+            "window": self.window.to_dict(),
+            "threshold": self.threshold_,
+            "threshold_quantile": self.threshold_quantile,
         }
         meta = {"fit_seconds": self.fit_seconds_, "final_loss": self.history_[-1] if self.history_ else None}
-        return save_checkpoint(directory, self.model_.state_dict(), KIND_PREFIX + self.name, header, meta)
+        tensors = {**self.model_.state_dict(), DECISION_SCORES: torch.from_numpy(self.decision_scores_)}
+        return save_checkpoint(directory, tensors, KIND_PREFIX + self.name, header, meta)
 
     @classmethod
     def load(cls, directory, progress: bool = False) -> "CategoryDetector":
+        """Read a baseline written by :meth:`save`."""
         tensors, header = load_checkpoint(directory, kind=KIND_PREFIX + cls.name)
         cfg = header["config"]
-        det = cls(Layout.from_dict(cfg["layout"]), config=cfg["config"], seed=cfg["seed"], progress=progress)
+        det = cls(Layout.from_dict(cfg["layout"]), config=cfg["config"], seed=cfg["seed"], progress=progress,
+                  window=WindowConfig(**cfg["window"]), threshold_quantile=cfg["threshold_quantile"])
         det.frames_ = int(cfg["frames"])
         det.fit_seconds_ = header.get("meta", {}).get("fit_seconds")
+        det.decision_scores_ = tensors.pop(DECISION_SCORES).numpy()
+        det.threshold_ = float(cfg["threshold"])
         det.model_ = det._build(extra=cfg.get("extra") or {})
         missing, unexpected = det.model_.load_state_dict(tensors, strict=False)
         if missing or unexpected:
@@ -158,19 +182,14 @@ class CategoryDetector:
     def num_joints(self) -> int:
         return self.layout.num_joints
 
-    def _validate(self, windows, fitting: bool) -> np.ndarray:
-        x = np.ascontiguousarray(np.asarray(windows, dtype=np.float32))
-        j = self.layout.num_joints
-        if x.ndim != 4 or x.shape[2] != j or x.shape[3] != 3:
-            raise ValueError(f"expected windows of shape (N, T, {j}, 3) for layout {self.layout.name!r}, got {x.shape}")
+    def _validate(self, X, fitting: bool) -> np.ndarray:
+        x = self.windows(X)
         if x.shape[0] < (2 if fitting else 1):
             raise ValueError(f"need at least {2 if fitting else 1} windows, got {x.shape[0]}")
         if x.shape[1] < self.min_frames:
             raise ValueError(f"{self.name} needs windows of at least {self.min_frames} frames, got {x.shape[1]}")
         if not fitting and x.shape[1] != self.frames_:
             raise ValueError(f"model was fitted on {self.frames_}-frame windows, got {x.shape[1]} frames")
-        if not np.isfinite(x).all():
-            raise ValueError("windows contain NaN or infinite values")
         return x
 
     def _generator(self, offset: int = 0) -> torch.Generator:

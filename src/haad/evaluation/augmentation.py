@@ -8,19 +8,19 @@ clips that use them, once per seed, and cached on disk by the bank.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from haad.data.collection import Collection
-from haad.data.splits import Split, support_draws
+from haad.data.splits import Split
 from haad.data.windows import WindowConfig, hold_after, repad
+from haad.generator.bank import GenerationSettings
+from haad.generator.provenance import check_no_leak
 
 MODES = ("none", "train", "support", "both")
 COMPLETIONS = ("generator", "hold")
-PROVENANCE = "provenance.json"
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,7 @@ class AugmentConfig:
         n_gen_train: variants per training clip.
         n_gen_support: variants per support clip.
         n_obs: observed frames O (the rest, 60 - O, is generated).
-        steps: DDIM steps. Default 20, not the paper's 100: on both datasets 20 steps gave the same
-            mean AUC as 100 within the seed noise (benchmarks/README.md, "DDIM steps") at a fifth
-            of the cost.
+        steps: DDIM steps (default: :class:`~haad.generator.bank.GenerationSettings`'s).
         bank: augmentation-bank directory (default: ``GENERATOR/bank``).
         keep_padding: give each variant its clip's padding back: frames past the end of a clip shorter
             than the window repeat the variant's frame at that end, as the protocol pads real clips.
@@ -55,8 +53,8 @@ class AugmentConfig:
     generator: str | None = None
     n_gen_train: int = 1
     n_gen_support: int = 1
-    n_obs: int = 30
-    steps: int = 20
+    n_obs: int = GenerationSettings.n_obs
+    steps: int = GenerationSettings.steps
     bank: str | None = None
     keep_padding: bool = False
     select_from: int = 1
@@ -134,101 +132,82 @@ def uses_generator(augment) -> bool:
     return get("mode", "none") != "none" and bool(get("generator")) and get("completion", "generator") != "hold"
 
 
-def write_provenance(generator_dir, data: Collection, split: Split, trained_idx: np.ndarray) -> None:
-    """Record what a generator was trained on, so evaluation can refuse a leaking generator."""
-    from haad.storage import atomic_write_json
-
-    cats = sorted({int(c) for c in data.labels[trained_idx]})
-    atomic_write_json(Path(generator_dir) / PROVENANCE, {
-        "dataset": data.source, "num_classes": data.num_classes, "trained_categories": cats,
-        "trained_category_names": [data.class_names[c] for c in cats], "num_windows": int(len(trained_idx)),
-        "split": split.to_dict()})
-
-
-def check_no_leak(generator_dir, data: Collection, split: Split) -> None:
-    """Raise if the generator's recorded training data includes one of ``split``'s unseen categories."""
-    path = Path(generator_dir) / PROVENANCE
-    if not path.is_file():
-        raise ValueError(f"{generator_dir}: no {PROVENANCE}; train it with `haad train-generator` so the "
-                         "evaluation can verify that unseen categories did not leak into it")
-    prov = json.loads(path.read_text())
-    trained = prov.get("trained_category_names", [])
-    if prov.get("num_classes") != data.num_classes or not set(trained) <= set(data.class_names):
-        raise ValueError(f"{generator_dir}: trained on {prov.get('dataset')!r} (categories {trained}), "
-                         f"which does not match {data.source!r}")
-    leaked = sorted(set(trained) & {data.class_names[c] for c in split.unseen})
-    if leaked:
-        raise ValueError(f"{generator_dir}: trained on unseen categories {leaked}; they must not leak")
-
-
-def make_augmenters(cfg: AugmentConfig, data: Collection, split: Split, windows: np.ndarray, k_shot: int,
-                    progress: bool = False, lengths: np.ndarray | None = None):
-    """(extra_views, support_augment) callables for :func:`haad.evaluation.protocol.evaluate`.
+class ProtocolAugmentation:
+    """Generated variants for one protocol run: extra training views and support-set variants.
 
     Per seed, variants are generated (or read from the bank) only for the clips that need them:
-    the seen training clips (training-time) and the support clips the protocol draws (inference-time).
-    ``lengths`` (frames of real motion per window) is needed with ``cfg.keep_padding``.
+    the seen training clips (training-time) and the support clips the protocol draws
+    (inference-time). ``lengths`` (frames of real motion per window) is needed with
+    ``cfg.keep_padding``. With variant selection, ``selection`` records per seed the judge and the
+    share of kept variants nearest their own category.
     """
-    if cfg.keep_padding and lengths is None:
-        raise ValueError("keep_padding needs the windows' content lengths")
-    if cfg.mode == "none":
-        return None, None
-    from haad.generator.bank import AugmentationBank, GenerationSettings
-    from haad.storage import file_digest
 
-    bank = None
-    if cfg.completion == "generator":
-        check_no_leak(cfg.generator, data, split)
-        bank = AugmentationBank(cfg.bank or Path(cfg.generator) / "bank", cfg.generator, progress=progress)
-    cache: dict = {}
+    def __init__(self, cfg: AugmentConfig, data: Collection, split: Split, windows: np.ndarray,
+                 progress: bool = False, lengths: np.ndarray | None = None):
+        if cfg.mode == "none":
+            raise ValueError("augmentation mode 'none' needs no ProtocolAugmentation")
+        if cfg.keep_padding and lengths is None:
+            raise ValueError("keep_padding needs the windows' content lengths")
+        from haad.generator.bank import AugmentationBank
 
-    def variants(seed: int, n: int, idx: np.ndarray, tag: str) -> np.ndarray:
+        self.cfg, self.data, self.split, self.windows, self.lengths = cfg, data, split, windows, lengths
+        self.bank = None
+        if cfg.completion == "generator":
+            check_no_leak(cfg.generator, data, split)
+            self.bank = AugmentationBank(cfg.bank or Path(cfg.generator) / "bank", cfg.generator, progress=progress)
+        self.selection: dict = {}
+        self._cache: dict = {}
+
+    def _variants(self, seed: int, n: int, idx: np.ndarray, tag: str) -> np.ndarray:
         key = (seed, tag)
-        if key not in cache:
-            cache.clear()
-            if bank is None:  # completion "hold": n copies of the zero-velocity completion
-                v = np.repeat(hold_after(windows[idx], cfg.n_obs)[:, None], n, axis=1)
+        if key not in self._cache:
+            self._cache.clear()
+            cfg = self.cfg
+            if self.bank is None:  # completion "hold": n copies of the zero-velocity completion
+                v = np.repeat(hold_after(self.windows[idx], cfg.n_obs)[:, None], n, axis=1)
             else:
                 settings = GenerationSettings(n_variants=n, n_obs=cfg.n_obs, steps=cfg.steps)
-                v = bank.variants(windows[idx], settings, seed)
-            cache[key] = repad(v, lengths[idx]) if cfg.keep_padding else v
-        return cache[key]
+                v = self.bank.variants(self.windows[idx], settings, seed)
+            self._cache[key] = repad(v, self.lengths[idx]) if cfg.keep_padding else v
+        return self._cache[key]
 
-    extra_views = support_augment = None
-    if cfg.train and cfg.select_from == 1:
-        def extra_views(seed, train_idx, _windows):
-            return variants(int(seed), cfg.n_gen_train, np.asarray(train_idx), "train")
-    elif cfg.train:
-        from haad.detector import EncoderEmbedder
-        from haad.evaluation.protocol import check_encoder_fits
+    def training_views(self, seed: int, train_idx: np.ndarray) -> np.ndarray | None:
+        """(N, G, H, J, 3) extra views of the training clips ``train_idx``, or None without training-time
+        augmentation."""
+        cfg = self.cfg
+        if not cfg.train:
+            return None
+        idx = np.asarray(train_idx)
+        if cfg.select_from == 1:
+            return self._variants(int(seed), cfg.n_gen_train, idx, "train")
+        from haad.embedders import EncoderEmbedder
         from haad.evaluation.variant_selection import judge_dir, select_faithful
-        from haad.train import load_encoder
+        from haad.storage import file_digest
+        from haad.train import check_encoder_fits, load_encoder
 
-        def extra_views(seed, train_idx, _windows):
-            idx = np.asarray(train_idx)
-            jdir = judge_dir(cfg.judge, seed)
-            judge, header = load_encoder(jdir)
-            check_encoder_fits(header, jdir, data, split, WindowConfig(length=windows.shape[1]))
-            if header.get("meta", {}).get("augment"):
-                raise ValueError(f"judge {jdir} was trained with generative augmentation; "
-                                 "use an encoder trained without it")
-            candidates = variants(int(seed), cfg.n_gen_train * cfg.select_from, idx, "train")
-            chosen, rate = select_faithful(candidates, data.labels[idx], cfg.n_gen_train, EncoderEmbedder(judge),
-                                           windows[idx], data.labels[idx])
-            extra_views.selection[int(seed)] = {"judge": str(jdir),
-                                                "judge_digest": file_digest(jdir / "weights.safetensors"),
-                                                "nearest_own_category": rate}
-            return chosen
+        jdir = judge_dir(cfg.judge, seed)
+        judge, header = load_encoder(jdir)
+        check_encoder_fits(header, jdir, self.data, self.split, WindowConfig(length=self.windows.shape[1]))
+        if header.get("meta", {}).get("augment"):
+            raise ValueError(f"judge {jdir} was trained with generative augmentation; use an encoder trained without it")
+        candidates = self._variants(int(seed), cfg.n_gen_train * cfg.select_from, idx, "train")
+        labels = self.data.labels[idx]
+        chosen, rate = select_faithful(candidates, labels, cfg.n_gen_train, EncoderEmbedder(judge),
+                                       self.windows[idx], labels)
+        self.selection[int(seed)] = {"judge": str(jdir), "judge_digest": file_digest(jdir / "weights.safetensors"),
+                                     "nearest_own_category": rate}
+        return chosen
 
-        extra_views.selection = {}  # per seed: the judge, and the share of kept variants in their category
-    if cfg.support:
-        def support_augment(category, support_idx, seed, embed):
-            draws = support_draws(split, int(seed), k_shot)  # the very draws category_aucs makes
-            rows = np.concatenate(draws)
-            v = variants(int(seed), cfg.n_gen_support, rows, "support")
-            start = sum(len(d) for d in draws[:category])
-            if not np.array_equal(rows[start:start + len(support_idx)], support_idx):
-                raise AssertionError("support draw differs from the protocol's")
-            v = v[start:start + len(support_idx)]
-            return embed(v.reshape(-1, *v.shape[2:]))
-    return extra_views, support_augment
+    def support_variants(self, seed: int, draws: list, category: int) -> np.ndarray | None:
+        """(K * G, H, J, 3) variants of ``category``'s support clips, or None without support augmentation.
+
+        ``draws`` are the seed's support draws of every category: their variants are generated in one
+        batch (so the bank holds one entry per seed), and the category's rows are returned.
+        """
+        if not self.cfg.support:
+            return None
+        rows = np.concatenate(draws)
+        v = self._variants(int(seed), self.cfg.n_gen_support, rows, "support")
+        start = sum(len(d) for d in draws[:category])
+        v = v[start:start + len(draws[category])]
+        return v.reshape(-1, *v.shape[2:])

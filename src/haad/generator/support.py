@@ -18,7 +18,7 @@ from haad.generator.bank import GenerationSettings
 from haad.storage import file_digest
 
 
-def support_variants(generator_dir, detector, support, settings: GenerationSettings = GenerationSettings(steps=20),
+def support_variants(generator_dir, detector, support, settings: GenerationSettings = GenerationSettings(),
                      seed: int = 0, progress: bool = False) -> tuple[np.ndarray, dict]:
     """Variants of the support clips for ``detector.fit(support, augment=...)``.
 
@@ -26,8 +26,7 @@ def support_variants(generator_dir, detector, support, settings: GenerationSetti
         generator_dir: a generator checkpoint (``haad train-generator``).
         detector: the :class:`haad.detector.FewShotDetector` to be fitted (its layout and window are used).
         support: the K normal clips, (T, J, 3) each.
-        settings: variants per clip, observed frames, DDIM steps (default 20 steps: within the seed
-            noise of 100 in benchmarks/README.md, 5x cheaper).
+        settings: variants per clip, observed frames, DDIM steps.
         seed: seed of the generation noise.
         progress: progress bar on stderr.
 

@@ -1,0 +1,156 @@
+"""Using a few-shot detector on a person's own data: fit it on their K normal clips, score clips or long
+recordings, and write one row per clip (or window) — what ``haad detect`` does, as a library.
+
+:func:`fit_detector` builds and fits a :class:`~haad.detector.FewShotDetector` from a support
+collection; :func:`score_rows` scores a collection with it (all windows of all clips in one batch:
+per-clip calls cost far more) and returns the rows; :func:`write_csv` writes them atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from haad.data.collection import Collection
+from haad.detector import FewShotDetector, check_alpha
+from haad.generator.bank import GenerationSettings
+from haad.storage import atomic_write_bytes
+
+EXPLAIN_METHODS = ("occlusion", "embedding")
+
+
+@dataclass(frozen=True)
+class SupportConfig:
+    """How a detector is made from a support collection.
+
+    Attributes:
+        category: the normal category's name (``None``: every clip of the collection is normal).
+        k_shot: use only the first K clips of that category (``None``: all of them).
+        threshold_quantile: the threshold is this quantile of the support set's leave-one-out scores.
+        generation: with a generator, the generated support variants' settings.
+        generation_seed: seed of the generation noise.
+    """
+
+    category: str | None = None
+    k_shot: int | None = None
+    threshold_quantile: float = 1.0
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+    generation_seed: int = 0
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """How a fitted detector scores a collection.
+
+    Attributes:
+        stream: every clip is a long recording, scored by sliding windows.
+        hop: frames between window starts with ``stream``.
+        alpha: flag by conformal p-value <= alpha instead of the threshold.
+        explain: list this many joints that weigh most in each score (0: no explanation).
+        explain_method: ``occlusion`` or ``embedding`` (see :mod:`haad.explain`).
+    """
+
+    stream: bool = False
+    hop: int = 10
+    alpha: float | None = None
+    explain: int = 0
+    explain_method: str = "occlusion"
+
+    def __post_init__(self) -> None:
+        if self.hop < 1:
+            raise ValueError(f"hop must be >= 1, got {self.hop}")
+        if self.explain < 0:
+            raise ValueError(f"explain {self.explain}: expected a number of joints >= 0")
+        if self.explain_method not in EXPLAIN_METHODS:
+            raise ValueError(f"explain_method must be one of {EXPLAIN_METHODS}, got {self.explain_method!r}")
+
+
+def support_indices(support: Collection, config: SupportConfig, name: str = "support") -> np.ndarray:
+    """The clips of ``support`` that form the support set (``name`` labels the collection in errors)."""
+    idx = np.arange(len(support))
+    if config.category is not None:
+        if config.category not in support.class_names:
+            raise ValueError(f"category {config.category!r} not in {name}: {support.class_names}")
+        idx = np.flatnonzero(support.labels == support.class_names.index(config.category))
+    if config.k_shot is not None:
+        idx = idx[: config.k_shot]
+    if len(idx) == 0:
+        raise ValueError(f"{name}: no support clips")
+    return idx
+
+
+def check_layout(detector: FewShotDetector, data: Collection, name: str) -> None:
+    """Refuse clips whose skeleton has another joint count than the detector's."""
+    if data.layout.num_joints != detector.layout.num_joints:
+        raise ValueError(f"{name}: {data.layout.num_joints} joints, the detector expects {detector.layout.num_joints}")
+
+
+def fit_detector(support: Collection, embedder, config: SupportConfig = SupportConfig(), generator_dir=None,
+                 alpha: float | None = None, name: str = "support", progress: bool = False) -> FewShotDetector:
+    """A detector fitted on the support clips ``config`` selects, with generated variants of them when
+    ``generator_dir`` is given. Everything that can be refused (``alpha`` included) is checked
+    before anything is generated or fitted."""
+    idx = support_indices(support, config, name)
+    if alpha is not None:
+        check_alpha(alpha, len(idx), "alpha")
+    det = FewShotDetector(embedder, support.layout, threshold_quantile=config.threshold_quantile)
+    clips = [support.clips[i] for i in idx]
+    extra = None
+    if generator_dir is not None:
+        from haad.generator.support import support_variants
+
+        if config.generation.n_obs >= det.window.length:
+            raise ValueError(f"n_obs {config.generation.n_obs}: must be below the window's {det.window.length} frames")
+        extra, det.provenance = support_variants(generator_dir, det, clips, config.generation,
+                                                 config.generation_seed, progress=progress)
+        det.provenance.update(support=name, category=config.category)
+    return det.fit(clips, augment=extra)
+
+
+def score_rows(detector: FewShotDetector, data: Collection, config: ScoreConfig = ScoreConfig(),
+               name: str = "input") -> list[dict]:
+    """One row per clip (per window with ``config.stream``): clip, category, start_frame, score, p_value,
+    anomalous, and top_joints with ``config.explain`` (``name`` labels the collection in errors)."""
+    check_layout(detector, data, name)
+    if len(data.clips) == 0:
+        raise ValueError(f"{name}: no clips to score")
+    if config.alpha is not None:
+        check_alpha(config.alpha, detector.n_real_support_, "alpha")
+    method = config.explain_method
+    if config.explain and method == "occlusion" and detector.support_windows_ is None:
+        warnings.warn("this detector was saved before detectors kept their support windows; explanations fall "
+                      "back to the embedding split (refit it on its support clips for occlusion)", stacklevel=2)
+        method = "embedding"
+    owners, starts, windows = [], [], []
+    for i, clip in enumerate(data.clips):
+        st, win = detector.stream_windows(clip, config.hop) if config.stream else ([0], [clip])
+        owners += [i] * len(st)
+        starts += [int(s) for s in st]
+        windows += list(win)
+    emb = detector.embed(windows)
+    scores, p_values = detector.score_embeddings(emb), detector.p_values_embeddings(emb)
+    flags = p_values <= config.alpha if config.alpha is not None else scores > detector.threshold_
+    shares = detector.explain(windows, method=method) if config.explain else None
+    names = detector.layout.joint_names
+    rows = []
+    for w, (i, start) in enumerate(zip(owners, starts)):
+        row = {"clip": data.names[i], "category": data.class_names[data.labels[i]], "start_frame": start,
+               "score": f"{scores[w]:.6f}", "p_value": f"{p_values[w]:.6f}", "anomalous": int(flags[w])}
+        if shares is not None:
+            top = np.argsort(shares[w])[::-1][: config.explain]
+            row["top_joints"] = " ".join(f"{names[j]}:{shares[w, j]:.2f}" for j in top)
+        rows.append(row)
+    return rows
+
+
+def write_csv(rows: list[dict], path) -> None:
+    """Write the rows of :func:`score_rows` as a CSV file, atomically."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(path, buf.getvalue().encode())

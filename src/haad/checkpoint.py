@@ -28,8 +28,9 @@ from safetensors.torch import load_file, save_file
 from haad.storage import atomic_path, atomic_write_json
 
 FORMAT_VERSION = 2
-"""Version 2: few-shot detectors store ``decision_scores`` (v1: ``loo_scores``), always store
-``n_real_support`` and ``provenance``, and every checkpoint carries a save token."""
+"""Version 2: every detector stores its ``decision_scores`` and threshold (few-shot detectors' were
+``loo_scores``; baselines had none), few-shot detectors always store ``n_real_support`` and
+``provenance``, and every checkpoint carries a save token."""
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
 
@@ -72,7 +73,10 @@ def load_checkpoint(directory, kind: str | None = None) -> tuple[dict, dict]:
     with safe_open(str(w_path), framework="pt") as f:
         weights_token = (f.metadata() or {}).get("haad_token")
     tensors = load_file(str(w_path))
-    header, tensors = migrate(header, tensors, weights_token)
+    try:
+        header, tensors = migrate(header, tensors, weights_token)
+    except CheckpointError as e:
+        raise CheckpointError(f"{directory}: {e}") from None
     if header.get("token") != weights_token:
         raise CheckpointError(f"{directory}: {WEIGHTS} and {CONFIG} come from different saves "
                               "(an interrupted write?); delete the directory or restore it from a copy")
@@ -92,6 +96,9 @@ def migrate(header: dict, tensors: dict, weights_token: str | None) -> tuple[dic
             tensors["decision_scores"] = tensors.pop("loo_scores")
             if "n_real_support" not in tensors:  # every support embedding was a recorded clip
                 tensors["n_real_support"] = torch.tensor([len(tensors["support_embeddings"])], dtype=torch.int64)
+        if str(header.get("kind", "")).startswith("baseline/"):
+            # Version-1 baselines kept no training scores, so no threshold can be given to them.
+            raise CheckpointError(f"a format-version-1 {header['kind']} checkpoint has no threshold; fit it again")
         header["format_version"] = 2
     return header, tensors
 

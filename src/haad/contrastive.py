@@ -17,7 +17,7 @@ def multi_positive_loss(z: torch.Tensor, groups: torch.Tensor, temperature: floa
     Args:
         z: (B, D) embeddings (not normalised; the cosine does it).
         groups: (B,) ids; members of one group are each other's positives.
-        temperature: tau (METHOD.md: 1).
+        temperature: tau (docs/METHOD.md: 1).
     """
     if z.ndim != 2 or groups.shape != (z.shape[0],):
         raise ValueError(f"expected z (B, D) and groups (B,), got {tuple(z.shape)} and {tuple(groups.shape)}")
@@ -39,7 +39,7 @@ class BalancedBatchSampler:
 
     Args:
         labels: (N,) category of each training clip.
-        per_class: clips per category per batch (METHOD.md: 2).
+        per_class: clips per category per batch (docs/METHOD.md: 2).
     """
 
     def __init__(self, labels: np.ndarray, per_class: int = 2):

@@ -1,7 +1,7 @@
 """Embedders: callables mapping ``(N, H, J, 3)`` windows to ``(N, D)`` embeddings for the few-shot detector.
 
 :class:`EncoderEmbedder` runs a trained :class:`~haad.encoder.ActionEncoder`; :class:`DCTEmbedder` is
-the no-learning floor (the window's first DCT coefficients, Eq. 1). Each also says which joint every
+the no-learning floor (the window's first DCT coefficients). Each also says which joint every
 embedding dimension belongs to, where that is defined, for the embedding-split explanation.
 """
 

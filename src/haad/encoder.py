@@ -1,4 +1,4 @@
-"""DCT + Res-GCN action encoder (METHOD.md, "Encoder"): a plain ``nn.Module``, no training code.
+"""DCT + Res-GCN action encoder (docs/METHOD.md, "Encoder"): a plain ``nn.Module``, no training code.
 
 Input: windows (B, H, J, 3), protocol-normalised. The first M DCT coefficients of every joint's x, y, z
 are its node features (3M, coefficient-major, xyz-minor as in the reference code); a residual graph
@@ -19,7 +19,7 @@ from haad.dct import dct_matrix
 
 @dataclass(frozen=True)
 class EncoderConfig:
-    """Encoder hyper-parameters (defaults: METHOD.md).
+    """Encoder hyper-parameters (defaults: docs/METHOD.md).
 
     Attributes:
         num_joints: J, graph nodes.

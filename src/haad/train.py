@@ -25,7 +25,7 @@ ENCODER_KIND = "encoder"
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Contrastive training settings (defaults: METHOD.md / the reference code).
+    """Contrastive training settings (defaults: docs/METHOD.md).
 
     Attributes:
         epochs: training epochs (101).

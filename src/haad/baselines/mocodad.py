@@ -1,7 +1,7 @@
 """MoCoDAD baseline (after Flaborea et al., ICCV 2023): conditional diffusion that forecasts the future
 of a motion from its past; anomaly score = the smallest error among several generated futures.
 
-Facts kept from the reference implementation (REFERENCE-NOTES.md section 4.2), written anew:
+Facts kept from the reference implementation (docs/METHOD.md, "Baselines"), written anew:
     * DDPM with ``diffusion_steps = 10`` and the cosine schedule (Nichol & Dhariwal, s = 0.008,
       betas clipped at 0.999); smooth-L1 training loss; ancestral sampling with the posterior
       variance.

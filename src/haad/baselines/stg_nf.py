@@ -1,6 +1,6 @@
 """STG-NF baseline (after Hirschorn & Avidan, ICCV 2023), adapted to 3D skeleton windows of any layout.
 
-Facts taken from the reference implementation (see REFERENCE-NOTES.md section 4.1), written anew:
+Facts taken from the reference implementation (docs/METHOD.md, "Baselines"), written anew:
     * Glow-like flow, one level, ``steps = 8`` flow steps; each step is ActNorm -> channel
       permutation (default: channel reversal) -> affine coupling whose network is a
       spatio-temporal graph convolution; ``scale = sigmoid(s + 2) + 1e-6``; standard Gaussian prior
@@ -11,8 +11,8 @@ Facts taken from the reference implementation (see REFERENCE-NOTES.md section 4.
     * Coupling network (one ``st_gcn`` unit, the reference's ``model_hidden_dim = 0`` default):
       1x1 conv -> graph aggregation over joints -> ReLU -> temporal conv (kernel ``t_kernel``) with a
       residual 1x1 conv -> ReLU -> 1x1 conv. Changes: width ``hidden = 16`` instead of the
-      coupling's output width (32 cost 2-3x the time for a mean AUC of 0.810 vs 0.817 with 16 on
-      the 9-category utd-mhad subset below); no BatchNorm/dropout (per-sample maps keep the
+      coupling's output width (32 costs 2-3x the time for no gain in AUC on a 9-category utd-mhad
+      subset); no BatchNorm/dropout (per-sample maps keep the
       log-determinant exact in training too); last conv zero-initialised so every step starts near
       identity. ``t_kernel = 9`` (the ST-GCN default; the reference uses ``T // 2 + 1`` for 24-frame
       segments, which would be 31 for our 60 frames).
@@ -33,9 +33,8 @@ per coordinate only. The reference normalises each 2D segment by itself; pool-le
 keep position and scale, which carry class information after the protocol's root offset. The
 per-joint choice matters: the coupling network shares its weights over joints and, on the reference's
 near-dense graph, hardly knows which joint it is looking at, so with per-coordinate statistics a
-motion of normally still joints (e.g. legs for an arm action) is not unlikely to the flow. On a
-9-category subset of utd-mhad (default config otherwise, seed 0) the mean AUC was 0.71 with
-per-coordinate and 0.81 with per-joint standardisation. ``domain = "dct"`` is an option that uses the
+motion of normally still joints (e.g. legs for an arm action) is not unlikely to the flow, and
+the per-joint statistics score clearly higher on utd-mhad. ``domain = "dct"`` is an option that uses the
 first ``n_coef`` DCT coefficients as the time axis instead. Not kept from the reference: its
 optional learnable edge-importance mask (off in its default) and its horizontal-flip augmentation
 (the datasets' lateral axis is not guaranteed to be x).

@@ -20,8 +20,8 @@ from haad.data.utd_mhad import UTD_MHAD_CLASSES, load_utd_mhad
 DATASETS = ("utd-mhad", "nw-ucla", "humanact12", "synthetic")
 
 _EXPECTED = {
-    "utd-mhad": "a folder holding Skeleton/aA_sS_tT_skeleton.mat files (see PROTOCOL.md)",
-    "nw-ucla": "a folder holding all_sqe/aAA_sSS_eEE_vVV.json files (see PROTOCOL.md)",
+    "utd-mhad": "a folder holding Skeleton/aA_sS_tT_skeleton.mat files (see docs/DATA-FORMATS.md)",
+    "nw-ucla": "a folder holding all_sqe/aAA_sSS_eEE_vVV.json files (see docs/DATA-FORMATS.md)",
     "humanact12": ("a folder holding humanact12poses.pkl, HumanAct12Poses/humanact12poses.pkl or "
                    "Action2Motion's PxxGxxRxxFxxxxTxxxxAxxxx.npy files (HumanAct12 must be provided by the user)"),
 }

@@ -1,6 +1,6 @@
 """HumanAct12 loaders: ACTOR's ``humanact12poses.pkl`` and Action2Motion's folder of ``.npy`` clips.
 
-Two published forms of the same 1,191 clips of SMPL-24 joint positions (REFERENCE-NOTES §6):
+Two published forms of the same 1,191 clips of SMPL-24 joint positions (docs/DATA-FORMATS.md, "HumanAct12"):
 
 * **ACTOR** (``HumanAct12Poses/humanact12poses.pkl``): a pickled dict with ``joints3D`` (list of
   (T, 24, 3) arrays), ``y`` (list of ints 0..11), ``poses`` (list of (T, 72) SMPL axis-angle) and

@@ -1,4 +1,4 @@
-"""The protocol's split (PROTOCOL.md): per-category 80/20 by order key, seen/unseen categories."""
+"""The protocol's split (docs/PROTOCOL.md, "Split"): per-category 80/20 by order key, seen/unseen categories."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def num_unseen(num_classes: int) -> int:
 
 
 def protocol_split(data: Collection, train_fraction: float = 0.8) -> Split:
-    """Split ``data`` as PROTOCOL.md says.
+    """Split ``data`` as docs/PROTOCOL.md says.
 
     For each category, its clips are sorted by ``order_keys`` (stable, lexicographic); the first
     ``int(train_fraction * n_c)`` form the training pool. Clips that share a group id with any

@@ -1,4 +1,4 @@
-"""Cropping, padding and normalisation of clips into fixed-length windows (PROTOCOL.md)."""
+"""Cropping, padding and normalisation of clips into fixed-length windows (docs/PROTOCOL.md, "Windows")."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Merge results files of one evaluation that was run in parts over disjoint seeds.
 
 Seeds are independent under the protocol (each seed trains its own encoder and draws its own
-support sets), so a 10-seed row may be run as seeds 0-3 in one session and 4-9 in another
+support sets), so a 10-seed row may be run as seeds 0-3 in one run and 4-9 in another
 (``haad evaluate --first-seed 4 --seeds 6``). Merging refuses files whose dataset, split, method or
 options differ in anything but the seeds, and files that share a seed.
 """

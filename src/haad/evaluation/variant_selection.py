@@ -1,10 +1,10 @@
 """Keep the generated variants that stay in their clip's category (training-time augmentation).
 
-A generated future can drift into another category's motion. On UTD-MHAD, a no-augmentation
-encoder places 45% of the variants of held-out clips nearest to their own category (real clips: 66%),
-and in one seed's embedding 63% of the misplaced ones land on a single category, *wave*. Trained with
-all variants as positives, the encoder loses wave: its AUC falls from 0.97 to 0.77, and against
-walk or jog alone from about 0.98 to 0.55 (benchmarks/README.md). Selection generates
+A generated future can drift into another category's motion: a no-augmentation encoder places
+fewer generated variants than real clips nearest their own category, and the misplaced ones can
+crowd one category (on utd-mhad, *wave*), which an encoder trained with every variant as a positive
+then stops telling apart (benchmarks/README.md, "Variant selection and the held-frame control").
+Selection generates
 ``select_from`` times more candidates than needed and keeps, per clip, the ones a *judge* (an encoder
 trained without generative augmentation on the same seen categories) places closest to their own
 category relative to the nearest other one.

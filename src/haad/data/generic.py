@@ -76,6 +76,18 @@ class MissingDataError(DataError, FileNotFoundError):
     """A data file or folder does not exist (both a :class:`DataError` and a ``FileNotFoundError``)."""
 
 
+def find_data_folder(root, subfolder: str, pattern, what: str) -> Path:
+    """The folder holding a dataset's files: ``root/subfolder``, or ``root`` itself when it holds files
+    matching ``pattern`` (a compiled regex); ``what`` describes the expected files in the error."""
+    root = Path(root)
+    if (root / subfolder).is_dir():
+        return root / subfolder
+    if root.is_dir() and any(pattern.fullmatch(p.name) for p in root.iterdir()):
+        return root
+    raise MissingDataError(f"{root}: no {what} (expected a folder holding {subfolder}/ files, "
+                           f"or that {subfolder} folder itself)")
+
+
 # --------------------------------------------------------------------------- writing
 
 def collection_arrays(collection: Collection, clip_names: bool = True) -> dict:

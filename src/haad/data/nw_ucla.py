@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from haad.data.collection import Collection, DataError
-from haad.data.generic import MissingDataError
+from haad.data.generic import MissingDataError, find_data_folder
 from haad.skeleton import KINECT_SDK
 
 NW_UCLA_CLASSES = (
@@ -31,15 +31,7 @@ FILE_PATTERN = re.compile(r"a(\d+)_s(\d+)_e(\d+)_v(\d+)\.json")
 
 def sequence_dir(root) -> Path:
     """The ``all_sqe/`` folder of an NW-UCLA copy (``root`` may be the dataset dir or that folder)."""
-    root = Path(root)
-    if (root / "all_sqe").is_dir():
-        return root / "all_sqe"
-    if root.is_dir() and any(FILE_PATTERN.fullmatch(p.name) for p in root.iterdir()):
-        return root
-    raise MissingDataError(
-        f"{root}: no NW-UCLA skeleton data (expected a folder holding all_sqe/aAA_sSS_eEE_vVV.json files, "
-        f"or that all_sqe folder itself)"
-    )
+    return find_data_folder(root, "all_sqe", FILE_PATTERN, "NW-UCLA skeleton data (aAA_sSS_eEE_vVV.json files)")
 
 
 def read_ucla_clip(path) -> tuple[int, np.ndarray]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from haad.data.collection import Collection, DataError
-from haad.data.generic import MissingDataError
+from haad.data.generic import MissingDataError, find_data_folder
 from haad.skeleton import KINECT_UTD
 
 UTD_MHAD_CLASSES = (
@@ -28,15 +28,7 @@ FILE_PATTERN = re.compile(r"a(\d+)_s(\d+)_t(\d+)_skeleton\.mat")
 
 def skeleton_dir(root) -> Path:
     """The ``Skeleton/`` folder of a UTD-MHAD copy (``root`` may be the dataset dir or that folder)."""
-    root = Path(root)
-    if (root / "Skeleton").is_dir():
-        return root / "Skeleton"
-    if root.is_dir() and any(FILE_PATTERN.fullmatch(p.name) for p in root.iterdir()):
-        return root
-    raise MissingDataError(
-        f"{root}: no UTD-MHAD skeleton data (expected a folder holding Skeleton/aA_sS_tT_skeleton.mat files, "
-        f"or that Skeleton folder itself)"
-    )
+    return find_data_folder(root, "Skeleton", FILE_PATTERN, "UTD-MHAD skeleton data (aA_sS_tT_skeleton.mat files)")
 
 
 def read_utd_clip(path) -> np.ndarray:

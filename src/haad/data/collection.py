@@ -51,6 +51,7 @@ class Collection:
             three camera views of one NW-UCLA performance). Default: every clip its own group.
         names: optional per-clip identifiers (file names) used in error messages and reports.
         source: where the collection came from (a dataset name or path).
+        fps: frames per second of every clip, where known (``None``: unknown).
     """
 
     clips: list
@@ -61,9 +62,12 @@ class Collection:
     groups: np.ndarray | None = None
     names: list | None = None
     source: str = ""
+    fps: float | None = None
 
     def __post_init__(self) -> None:
         n = len(self.clips)
+        if self.fps is not None and not (np.isfinite(self.fps) and self.fps > 0):
+            raise DataError(f"{self.source or 'collection'}: fps must be a positive number, got {self.fps}")
         self.labels = np.asarray(self.labels, dtype=np.int64).reshape(-1)
         if self.labels.shape[0] != n:
             raise DataError(f"{self.source or 'collection'}: {n} clips but {self.labels.shape[0]} labels")
@@ -114,6 +118,7 @@ class Collection:
             groups=self.groups[idx],
             names=[self.names[i] for i in idx],
             source=self.source,
+            fps=self.fps,
         )
 
     def summary(self) -> str:

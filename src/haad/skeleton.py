@@ -1,10 +1,12 @@
 """Skeleton layouts: joint names, kinematic tree, left/right pairs, body parts and root joint.
 
-A :class:`Layout` is all the code needs to know about a skeleton. Three layouts are named:
+A :class:`Layout` is all the code needs to know about a skeleton. Four layouts are named:
 
 * ``smpl24``      -- SMPL's 24 joints (HumanAct12 and the embedded synthesiser).
 * ``kinect-utd``  -- Kinect v1, 20 joints, in UTD-MHAD's export order (root = hip_center, index 3).
 * ``kinect-sdk``  -- Kinect v1, 20 joints, in the SDK order used by NW-UCLA (root = hip_center, 0).
+* ``openni15``    -- OpenNI/NITE's 15 joints, in Florence 3D Actions' order (root = torso, index 2;
+  there is no pelvis joint).
 
 Any other skeleton is a :class:`Layout` built from names and parents (see :func:`Layout.generic`).
 """
@@ -215,7 +217,27 @@ KINECT_SDK = Layout(
     lower=(0, 12, 13, 14, 15, 16, 17, 18, 19),
 )
 
-LAYOUTS: dict[str, Layout] = {l.name: l for l in (SMPL24, KINECT_UTD, KINECT_SDK)}
+# OpenNI/NITE 15-joint skeleton (Kinect v1 through OpenNI), in Florence 3D Actions' order, 0-based.
+# NITE has no pelvis joint: the bones hang the hips from the torso (mid-spine) joint, which is
+# therefore the root. The torso counts as upper body, like the Kinect layouts' spine joint.
+OPENNI15 = Layout(
+    name="openni15",
+    joint_names=(
+        "head", "neck", "torso",
+        "left_shoulder", "left_elbow", "left_wrist",
+        "right_shoulder", "right_elbow", "right_wrist",
+        "left_hip", "left_knee", "left_ankle",
+        "right_hip", "right_knee", "right_ankle",
+    ),
+    parents=(1, 2, -1, 1, 3, 4, 1, 6, 7, 2, 9, 10, 2, 12, 13),
+    root=2,
+    left=(3, 4, 5, 9, 10, 11),
+    right=(6, 7, 8, 12, 13, 14),
+    upper=(0, 1, 2, 3, 4, 5, 6, 7, 8),
+    lower=(9, 10, 11, 12, 13, 14),
+)
+
+LAYOUTS: dict[str, Layout] = {l.name: l for l in (SMPL24, KINECT_UTD, KINECT_SDK, OPENNI15)}
 
 
 def get_layout(name: str) -> Layout:

@@ -18,6 +18,7 @@ def haad(*args, env=None, check=True):
     return r
 
 
+@pytest.mark.slow
 def test_demo_runs_and_prints_table(tmp_path):
     r = haad("demo", "--seeds", "1", "--epochs", "4", "--clips-per-class", "16", "--quiet", "--out", tmp_path)
     assert "seen mean" in r.stdout and "no-learning floor" in r.stdout
@@ -26,6 +27,7 @@ def test_demo_runs_and_prints_table(tmp_path):
     assert r.stderr == ""  # --quiet: nothing on stderr
 
 
+@pytest.mark.slow
 def test_convert_then_evaluate_and_train(tmp_path):
     npz = tmp_path / "synth.npz"
     haad("data", "convert", "synthetic", npz)
@@ -54,6 +56,7 @@ def test_convert_then_evaluate_and_train(tmp_path):
     assert res2["train_seconds"] == 0.0 and res2["encoder"] == str(enc)
 
 
+@pytest.mark.slow
 def test_bad_input_gives_clear_errors(tmp_path):
     r = haad("evaluate", "--dataset", tmp_path / "missing.npz", "--out", tmp_path / "o", check=False)
     assert r.returncode == 2 and "missing.npz" in r.stderr and "Traceback" not in r.stderr
@@ -65,6 +68,7 @@ def test_bad_input_gives_clear_errors(tmp_path):
     assert r.returncode == 2 and "utd-mhad" in r.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_real_data_floor_via_cli(utd_dir, ucla_dir, tmp_path):
     env = {"HAAD_DATA_DIR": str(utd_dir.parent)}
@@ -77,6 +81,7 @@ def test_real_data_floor_via_cli(utd_dir, ucla_dir, tmp_path):
         assert res["unseen_mean"] > res["seen_mean"]
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_real_data_learned_encoder_clears_floor(ucla_dir, tmp_path):
     env = {"HAAD_DATA_DIR": str(ucla_dir.parent)}
@@ -89,6 +94,7 @@ def test_real_data_learned_encoder_clears_floor(ucla_dir, tmp_path):
     assert (out / "encoders" / "seed-0" / "weights.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_detect_fit_save_score_stream(tmp_path):
     import csv
 
@@ -150,6 +156,7 @@ def test_detect_fit_save_score_stream(tmp_path):
     assert [x["top_joints"] for x in csv.DictReader(out4.open())] == by_embedding
 
 
+@pytest.mark.slow
 def test_argument_and_output_path_errors(tmp_path):
     r = haad("train", "--dataset", "synthetic", "--epochs", "0", "--out", tmp_path / "e", check=False)
     assert r.returncode == 2 and "--epochs" in r.stderr and not (tmp_path / "e").exists()
@@ -163,6 +170,7 @@ def test_argument_and_output_path_errors(tmp_path):
     assert r.returncode == 2 and "--generator" in r.stderr
 
 
+@pytest.mark.slow
 def test_any_skeleton_layout_end_to_end(tmp_path):
     """A custom 9-joint skeleton in the generic format runs through training, evaluation and detection."""
     from haad.data import save_npz
@@ -198,6 +206,7 @@ def multiobs_generator(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_train_generator_with_several_observed_lengths(multiobs_generator, tmp_path):
     out = tmp_path / "g"
     r = haad("train-generator", "--dataset", "synthetic", "--n-obs", "10,60", "--out", out, check=False)
@@ -206,6 +215,7 @@ def test_train_generator_with_several_observed_lengths(multiobs_generator, tmp_p
     assert cfg["n_obs_choices"] == [10, 50] and cfg["iterations"] == 2
 
 
+@pytest.mark.slow
 def test_variant_selection_through_the_cli(multiobs_generator, tmp_path):
     gen, judges, out = multiobs_generator, tmp_path / "none", tmp_path / "sel"
     fast = ("--dataset", "synthetic", "--seeds", "1", "--epochs", "1", "--iters-per-epoch", "2", "--quiet")
@@ -220,6 +230,7 @@ def test_variant_selection_through_the_cli(multiobs_generator, tmp_path):
     assert res["augment_selection"]["0"]["judge"] == str(judges / "encoders" / "seed-0")
 
 
+@pytest.mark.slow
 def test_detect_with_generated_support_variants(multiobs_generator, tmp_path):
     import csv
 
@@ -245,6 +256,7 @@ def test_detect_with_generated_support_variants(multiobs_generator, tmp_path):
     assert r.returncode == 2 and "--generator" in r.stderr and "--support" in r.stderr
 
 
+@pytest.mark.slow
 def test_seed_ranges_merge_into_the_single_run(tmp_path):
     """A row run as seeds 0..2 in one go equals seed 0 and seeds 1..2 run apart and merged."""
     whole, a, b = tmp_path / "whole", tmp_path / "a", tmp_path / "b"

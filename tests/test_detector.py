@@ -235,6 +235,7 @@ def test_explain_points_at_the_changed_joints(synth):
         bare.explain([moved])
 
 
+@pytest.mark.slow
 def test_occlusion_explains_a_learned_encoder(utd_dir):
     """Real data, a briefly trained encoder: a shaken joint is found by occlusion, not by the embedding split.
 

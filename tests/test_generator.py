@@ -239,6 +239,7 @@ def test_normalization_stats_match_the_direct_computation(data, norm, augmented)
 
 
 # --- the trained generator ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_checkpoint_contents(trained, data):
     out, gen = trained
     windows, layout = data
@@ -255,6 +256,7 @@ def test_checkpoint_contents(trained, data):
     assert not model.training and meta["ema_digest"] == gen.digest
 
 
+@pytest.mark.slow
 def test_generated_windows(trained, data):
     _, gen = trained
     windows, layout = data
@@ -279,6 +281,7 @@ def test_generated_windows(trained, data):
     assert rel < 0.3, rel
 
 
+@pytest.mark.slow
 def test_seeds_and_batching(trained, data):
     _, gen = trained
     windows, _ = data
@@ -294,6 +297,7 @@ def test_seeds_and_batching(trained, data):
     assert np.allclose(c, a[:2], atol=1e-4)
 
 
+@pytest.mark.slow
 def test_support_variants_join_a_detector_and_are_recorded(trained, data, tmp_path):
     """haad detect --generator: variants of the user's support clips, checked against the detector."""
     from haad.detector import DCTEmbedder, FewShotDetector

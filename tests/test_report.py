@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (RESULTS / "json").is_dir(), reason="no archived benchmark results in this checkout")
 def test_report_regenerates_from_the_archive(tmp_path):
     # A fresh checkout has no runs/: every table must come back from results/json, unchanged, and

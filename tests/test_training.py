@@ -73,6 +73,7 @@ def test_extra_views_shape_checked(synth):
     assert len(hist["loss"]) == 1 and np.isfinite(hist["loss"][0])
 
 
+@pytest.mark.slow
 def test_learned_encoder_beats_floor_on_synthetic(synth):
     # Measured (24 clips per action, seed 3): dct-distance 0.944, encoder after 12 x 20 steps 0.991.
     # Floors below those with margin.

@@ -1,9 +1,9 @@
 """Datasets: loaders that return a :class:`Collection`, and :func:`load_dataset` to pick one by name.
 
-Names (:data:`DATASETS`): ``utd-mhad``, ``nw-ucla``, ``humanact12`` (found under the data directory:
-``$HAAD_DATA_DIR``, else ``../shared/data``) and ``synthetic`` (generated in memory). A path is also
-accepted: ``*.npz`` (the project's own format, :mod:`haad.data.generic`), ACTOR's ``*.pkl``, or a
-folder (UTD-MHAD, NW-UCLA or HumanAct12, recognised by its content).
+Names (:data:`DATASETS`): ``utd-mhad``, ``nw-ucla``, ``humanact12``, ``florence3d`` (found under the
+data directory: ``$HAAD_DATA_DIR``, else ``../shared/data``) and ``synthetic`` (generated in memory).
+A path is also accepted: ``*.npz`` (the project's own format, :mod:`haad.data.generic`), ACTOR's
+``*.pkl``, or a folder (UTD-MHAD, NW-UCLA, Florence 3D or HumanAct12, recognised by its content).
 """
 
 from __future__ import annotations
@@ -12,24 +12,26 @@ import os
 from pathlib import Path
 
 from haad.data.collection import Collection, DataError, check_clip
+from haad.data.florence3d import FLORENCE3D_CLASSES, load_florence3d
 from haad.data.generic import MissingDataError, load_npz, save_npz
 from haad.data.humanact12 import HUMANACT12_CLASSES, load_humanact12
 from haad.data.nw_ucla import NW_UCLA_CLASSES, load_nw_ucla
 from haad.data.utd_mhad import UTD_MHAD_CLASSES, load_utd_mhad
 
-DATASETS = ("utd-mhad", "nw-ucla", "humanact12", "synthetic")
+DATASETS = ("utd-mhad", "nw-ucla", "humanact12", "florence3d", "synthetic")
 
 _EXPECTED = {
     "utd-mhad": "a folder holding Skeleton/aA_sS_tT_skeleton.mat files (see docs/DATA-FORMATS.md)",
     "nw-ucla": "a folder holding all_sqe/aAA_sSS_eEE_vVV.json files (see docs/DATA-FORMATS.md)",
     "humanact12": ("a folder holding humanact12poses.pkl, HumanAct12Poses/humanact12poses.pkl or "
                    "Action2Motion's PxxGxxRxxFxxxxTxxxxAxxxx.npy files (HumanAct12 must be provided by the user)"),
+    "florence3d": "a folder holding Florence 3D Actions' skeletal_data.mat (see docs/DATA-FORMATS.md)",
 }
 
 __all__ = [
     "Collection", "DataError", "MissingDataError", "check_clip", "DATASETS", "default_data_dir",
     "load_dataset", "load_npz", "save_npz", "load_humanact12", "load_utd_mhad", "load_nw_ucla",
-    "HUMANACT12_CLASSES", "UTD_MHAD_CLASSES", "NW_UCLA_CLASSES",
+    "HUMANACT12_CLASSES", "UTD_MHAD_CLASSES", "NW_UCLA_CLASSES", "load_florence3d", "FLORENCE3D_CLASSES",
 ]
 
 
@@ -49,13 +51,14 @@ def default_data_dir() -> Path:
 
 def _canonical(name: str) -> str | None:
     key = name.strip().lower().replace("_", "-")
-    aliases = {"utd": "utd-mhad", "utdmhad": "utd-mhad", "ucla": "nw-ucla", "nwucla": "nw-ucla"}
+    aliases = {"utd": "utd-mhad", "utdmhad": "utd-mhad", "ucla": "nw-ucla", "nwucla": "nw-ucla",
+               "florence": "florence3d", "florence-3d": "florence3d"}
     key = aliases.get(key, key)
     return key if key in DATASETS else None
 
 
 def _load_dir(path: Path) -> Collection:
-    """A folder: recognise UTD-MHAD / NW-UCLA by their files, else treat it as HumanAct12."""
+    """A folder: recognise UTD-MHAD / NW-UCLA / Florence 3D by their files, else treat it as HumanAct12."""
     from haad.data.nw_ucla import FILE_PATTERN as UCLA_FILES
     from haad.data.utd_mhad import FILE_PATTERN as UTD_FILES
 
@@ -63,6 +66,10 @@ def _load_dir(path: Path) -> Collection:
         return load_utd_mhad(path)
     if (path / "all_sqe").is_dir() or any(UCLA_FILES.fullmatch(p.name) for p in path.iterdir()):
         return load_nw_ucla(path)
+    from haad.data.florence3d import DATA_FILE as FLORENCE_FILE
+
+    if (path / FLORENCE_FILE).is_file():
+        return load_florence3d(path)
     return load_humanact12(path)
 
 
@@ -85,7 +92,8 @@ def load_dataset(name_or_path, data_dir=None) -> Collection:
                 f"dataset {name!r} not found at {path}: expected {_EXPECTED[name]}; "
                 f"set HAAD_DATA_DIR or pass data_dir"
             )
-        loader = {"utd-mhad": load_utd_mhad, "nw-ucla": load_nw_ucla, "humanact12": load_humanact12}[name]
+        loader = {"utd-mhad": load_utd_mhad, "nw-ucla": load_nw_ucla, "humanact12": load_humanact12,
+                  "florence3d": load_florence3d}[name]
         data = loader(path)
         data.source = name  # results and checkpoints name the dataset, not this machine's path
         return data

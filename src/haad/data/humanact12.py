@@ -11,6 +11,8 @@ Two published forms of the same 1,191 clips of SMPL-24 joint positions (docs/DAT
 * **Action2Motion** (a folder of ``PxxGxxRxxFxxxxTxxxxAxxxx.npy`` files, each (T, 24, 3)): the
   coarse label is ``int(first two digits of the A code) - 1``; files are read in sorted-name order
   and the order key is that file order (the same order ACTOR's pkl uses).
+
+Neither release states a frame rate, so :attr:`Collection.fps` is ``None``.
 """
 
 from __future__ import annotations

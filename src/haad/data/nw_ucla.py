@@ -4,6 +4,8 @@ Files ``all_sqe/aAA_sSS_eEE_vVV.json`` hold ``label`` (1..10) and ``skeletons`` 
 [x, y, z]) in the Kinect SDK joint order (:data:`haad.skeleton.KINECT_SDK`, root hip_center = 0).
 Label = ``label`` - 1, checked against the file name's action code. Order key = (subject,
 repetition, view); the three views of one (action, subject, repetition) share a split group.
+Frame rate :data:`FPS` = 30, the Kinect v1 skeleton stream's nominal rate (the release itself does
+not state one).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ NW_UCLA_CLASSES = (
 ACTION_CODE_TO_LABEL = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 8: 7, 9: 8, 11: 9, 12: 10}
 
 FILE_PATTERN = re.compile(r"a(\d+)_s(\d+)_e(\d+)_v(\d+)\.json")
+
+FPS = 30.0
 
 
 def sequence_dir(root) -> Path:
@@ -89,4 +93,5 @@ def load_nw_ucla(root) -> Collection:
         groups=np.array(groups, dtype=np.int64),
         names=names,
         source=str(folder.parent if folder.name == "all_sqe" else folder),
+        fps=FPS,
     )

@@ -2,7 +2,8 @@
 
 Files ``Skeleton/aA_sS_tT_skeleton.mat`` hold one variable ``d_skel`` of shape (20, 3, T); clips are
 returned as (T, 20, 3) in UTD's joint order (:data:`haad.skeleton.KINECT_UTD`, root hip_center = 3).
-Label = A - 1; order key = (subject, trial); every clip is its own split group.
+Label = A - 1; order key = (subject, trial); every clip is its own split group. Frame rate
+:data:`FPS` = 30: the dataset's paper records its Kinect v1 at 30 frames per second.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ UTD_MHAD_CLASSES = (
 )
 
 FILE_PATTERN = re.compile(r"a(\d+)_s(\d+)_t(\d+)_skeleton\.mat")
+
+FPS = 30.0
 
 
 def skeleton_dir(root) -> Path:
@@ -78,4 +81,5 @@ def load_utd_mhad(root) -> Collection:
         order_keys=np.array(keys, dtype=np.int64),
         names=names,
         source=str(folder.parent if folder.name == "Skeleton" else folder),
+        fps=FPS,
     )

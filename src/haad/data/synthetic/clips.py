@@ -168,7 +168,7 @@ def synthesize(
 
     Returns:
         A :class:`Collection` with float32 (T, 24, 3) clips (T in 45..120), the SMPL24 layout and
-        ``order_keys`` = (subject, trial).
+        ``order_keys`` = (subject, trial) and ``fps`` = ``fps``.
     """
     if clips_per_class < 1:
         raise ValueError(f"clips_per_class must be >= 1, got {clips_per_class}")
@@ -216,4 +216,5 @@ def synthesize(
         order_keys=np.asarray(keys, dtype=np.int64),
         names=names,
         source="synthetic",
+        fps=float(fps),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import json
 import os
 import pickle
@@ -271,6 +272,7 @@ def ucla(ucla_dir):
 
 def test_utd_mhad_real(utd, utd_dir):
     _check_real(utd, 861, 27, KINECT_UTD)
+    assert utd.fps == 30.0
     assert utd.order_keys.shape == (861, 2)
     assert utd.class_names[0] == "swipe_left" and utd.class_names[26] == "squat"
     assert utd.names[:2] == ["a1_s1_t1_skeleton.mat", "a1_s1_t2_skeleton.mat"]  # numeric order
@@ -286,6 +288,7 @@ def test_utd_mhad_real(utd, utd_dir):
 
 def test_nw_ucla_real(ucla):
     split = _check_real(ucla, 1484, 10, KINECT_SDK)
+    assert ucla.fps == 30.0
     assert ucla.order_keys.shape == (1484, 3)
     assert int(ucla.lengths.sum()) == 58534
     assert ucla.class_names[6] == "donning" and ucla.class_names[9] == "carry"
@@ -368,6 +371,7 @@ def _assert_same(a: Collection, b: Collection):
     assert a.class_names == b.class_names
     assert a.names == b.names
     assert a.layout == b.layout
+    assert a.fps == b.fps
 
 
 def test_npz_roundtrip(tmp_path, small_collection):
@@ -415,6 +419,43 @@ def test_npz_roundtrip_real(tmp_path, ucla):
     back = load_npz(tmp_path / "ucla.npz")
     _assert_same(sub, back)
     assert back.layout is KINECT_SDK
+    assert back.fps == 30.0
+
+
+def test_npz_fps_roundtrip_and_old_files(tmp_path, small_collection):
+    assert small_collection.fps is None
+    # Unknown rate: no 'fps' key is written, and the file loads with fps None.
+    path = save_npz(small_collection, tmp_path / "unknown.npz")
+    with np.load(path, allow_pickle=False) as z:
+        assert "fps" not in z.files
+    assert load_npz(path).fps is None
+    # A known rate round-trips, through save_npz and through subset().
+    known = dataclasses.replace(small_collection, fps=12.5)
+    back = load_npz(save_npz(known, tmp_path / "known.npz"))
+    _assert_same(known, back)
+    assert back.fps == 12.5 and back.subset([0, 2]).fps == 12.5
+    # A file written before the field existed (or by np.savez without it) still loads.
+    arrays = generic.collection_arrays(known)
+    arrays.pop("fps")
+    np.savez(tmp_path / "old.npz", **arrays)
+    assert load_npz(tmp_path / "old.npz").fps is None
+    # Written by hand: an integer or a 1-element array is accepted too.
+    for i, value in enumerate((np.int64(25), np.array([60.0]))):
+        np.savez(tmp_path / f"hand{i}.npz", **{**arrays, "fps": value})
+        assert load_npz(tmp_path / f"hand{i}.npz").fps == float(np.asarray(value).reshape(()))
+
+
+@pytest.mark.parametrize(
+    "value, pattern",
+    [(0.0, "positive finite"), (-30.0, "positive finite"), (np.nan, "positive finite"),
+     (np.inf, "positive finite"), (np.array([30.0, 25.0]), "single real number"),
+     (np.array("thirty"), "single real number")],
+    ids=["zero", "negative", "nan", "inf", "two-values", "string"],
+)
+def test_npz_bad_fps(tmp_path, base_arrays, value, pattern):
+    path = _write_bad(tmp_path / "bad-fps.npz", base_arrays, fps=np.asarray(value))
+    with pytest.raises(DataError, match=f"bad-fps.npz.*field 'fps'.*{pattern}"):
+        load_npz(path)
 
 
 def _write_bad(path, base: dict, **changes):
@@ -537,8 +578,8 @@ def test_npz_atomic_save(tmp_path, small_collection, monkeypatch):
 # --------------------------------------------------------------------------- load_dataset
 
 def test_load_dataset_names_and_errors(tmp_path, monkeypatch):
-    assert DATASETS == ("utd-mhad", "nw-ucla", "humanact12", "synthetic")
-    for name in ("utd-mhad", "nw-ucla", "humanact12"):
+    assert {"utd-mhad", "nw-ucla", "humanact12", "florence3d", "synthetic"} <= set(DATASETS)
+    for name in ("utd-mhad", "nw-ucla", "humanact12", "florence3d"):
         with pytest.raises(FileNotFoundError, match=f"{name}.*expected") as info:
             load_dataset(name, data_dir=tmp_path)
         assert str(tmp_path / name) in str(info.value)
@@ -561,3 +602,4 @@ def test_load_dataset_synthetic():
     pytest.importorskip("haad.data.synthetic")
     col = load_dataset("synthetic")
     assert isinstance(col, Collection) and len(col) > 0
+    assert col.fps == 30.0

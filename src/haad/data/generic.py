@@ -33,7 +33,10 @@ Optional arrays (defaults in brackets):
                                  [every clip its own group].
 ``clip_names``  unicode (N,)     per-clip identifiers used in messages ["clip i"].
 ``layout_name`` unicode scalar   name of the skeleton layout (e.g. ``smpl24``, ``kinect-utd``,
-                                 ``kinect-sdk``) ["custom"].
+                                 ``kinect-sdk``, ``openni15``) ["custom"].
+``fps``         float scalar     frames per second of every clip, positive and finite; written
+                                 only when known, so files without it (including those written
+                                 before the field existed) load with ``fps = None`` [unknown].
 ``left``,       int (L,)         left joints, paired element-wise with ``right`` (mirroring).
 ``right``
 ``upper``,      int (*,)         upper/lower body joints (body-part models).
@@ -46,9 +49,10 @@ Layout on load: if ``layout_name`` is one of :data:`haad.skeleton.LAYOUTS` and `
 :meth:`haad.skeleton.Layout.generic` derives them from the joint names.
 
 Every problem (missing key, wrong shape, lengths not summing to the frame count, labels out of
-range, NaN/inf frames, empty clips, joint-count mismatches) raises :class:`DataError` naming the file
-and the field or clip. :func:`save_npz` writes to a temporary file in the target directory and
-renames it into place, so an existing file is never left half-written.
+range, NaN/inf frames, empty clips, joint-count mismatches, an ``fps`` that is not a positive finite
+number) raises :class:`DataError` naming the file and the field or clip. :func:`save_npz` writes to
+a temporary file in the target directory and renames it into place, so an existing file is never
+left half-written.
 
 Minimal example of writing a compatible file without this package::
 
@@ -69,7 +73,7 @@ from haad.skeleton import LAYOUTS, Layout
 from haad.storage import atomic_path
 
 REQUIRED_KEYS = ("joints", "lengths", "labels", "class_names", "joint_names", "parents", "root")
-OPTIONAL_KEYS = ("order_keys", "groups", "clip_names", "layout_name", "left", "right", "upper", "lower")
+OPTIONAL_KEYS = ("order_keys", "groups", "clip_names", "layout_name", "left", "right", "upper", "lower", "fps")
 
 
 class MissingDataError(DataError, FileNotFoundError):
@@ -113,6 +117,8 @@ def collection_arrays(collection: Collection, clip_names: bool = True) -> dict:
         "upper": np.array(layout.upper, dtype=np.int64),
         "lower": np.array(layout.lower, dtype=np.int64),
     }
+    if collection.fps is not None:  # an unknown rate is no key at all: load_npz refuses NaN or <= 0
+        arrays["fps"] = np.array(float(collection.fps), dtype=np.float64)
     if clip_names and collection.names is not None:
         arrays["clip_names"] = np.array([str(n) for n in collection.names], dtype=np.str_).reshape(-1)
     return arrays
@@ -184,6 +190,15 @@ def _layout(arrs: dict, joint_names: list, parents: list, root: int, where: str)
             raise
         fields = "joint_names/parents/root/left/right/upper/lower"
         raise DataError(f"{where}: invalid skeleton (fields {fields}): {e}") from None
+
+
+def _fps(arr: np.ndarray, where: str) -> float:
+    if arr.size != 1 or arr.dtype.kind not in "iuf":
+        raise DataError(f"{where}: field 'fps' must be a single real number, got dtype {arr.dtype} shape {arr.shape}")
+    fps = float(arr.reshape(()).item())
+    if not (np.isfinite(fps) and fps > 0):
+        raise DataError(f"{where}: field 'fps' must be a positive finite number (frames per second), got {fps}")
+    return fps
 
 
 def load_npz(path, source: str | None = None) -> Collection:
@@ -269,6 +284,7 @@ def load_npz(path, source: str | None = None) -> Collection:
     if len(empty):
         raise DataError(f"{where}: {names[int(empty[0])]}: empty clip (lengths = 0)")
 
+    fps = _fps(arrs["fps"], where) if "fps" in arrs else None
     layout = _layout(arrs, joint_names, parents, root, where)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     clips = [joints[offsets[i]:offsets[i + 1]] for i in range(n)]
@@ -281,4 +297,5 @@ def load_npz(path, source: str | None = None) -> Collection:
         groups=groups,
         names=names,
         source=source or where,
+        fps=fps,
     )

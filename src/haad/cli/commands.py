@@ -1,0 +1,249 @@
+"""The ``haad`` commands: each turns parsed options into library calls and prints what they return."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+
+def _given(args, *names) -> dict:
+    """The options the user gave (argparse default None), by dataclass field name: the config
+    dataclasses hold every default."""
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
+
+def _eval_config(args, seeds, method: str = "fewshot"):
+    from haad.evaluation.augmentation import AugmentConfig
+    from haad.evaluation.config import EvalConfig
+    from haad.data.windows import WindowConfig
+
+    base = EvalConfig()
+    train = base.train.with_epochs(args.epochs) if args.epochs is not None else base.train
+    train = replace(train, **_given(args, "iters_per_epoch"), **({"rotate": True} if args.rotate else {}))
+    aug = _given(args, "augment", "n_obs", "select_from", "completion")
+    if getattr(args, "gen_steps", None) is not None:
+        aug["steps"] = args.gen_steps
+    for name in ("generator", "judge"):
+        if getattr(args, name, None) is not None:
+            aug[name] = str(getattr(args, name))
+    if getattr(args, "keep_padding", False):
+        aug["keep_padding"] = True
+    if "augment" in aug:
+        aug["mode"] = aug.pop("augment")
+    n_gen = getattr(args, "n_gen", None)
+    for name in ("n_gen_train", "n_gen_support"):
+        value = getattr(args, name, None)
+        if value is not None or n_gen is not None:
+            aug[name] = value if value is not None else n_gen
+    window = WindowConfig(**_given(args, "crop"))
+    return replace(base, method=method, seeds=tuple(seeds), window=window, train=train,
+                   augment=AugmentConfig(**aug), **_given(args, "k_shot", "pooling"))
+
+
+def _seeds(count: int | None, first: int = 0) -> range:
+    """Seeds first..first+count-1 (count: the config's default number of seeds when not given)."""
+    from haad.evaluation.config import EvalConfig
+
+    return range(first, first + (count if count is not None else len(EvalConfig().seeds)))
+
+
+def _write_results(out: Path, res: dict, name: str = "results.json") -> Path:
+    from haad.storage import atomic_write_json
+
+    atomic_write_json(out / name, res)
+    return out / name
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def cmd_evaluate(args) -> int:
+    from haad.data import load_dataset
+    from haad.evaluation.config import EvalConfig
+    from haad.evaluation.protocol import evaluate
+    from haad.evaluation.report import format_results
+
+    data = load_dataset(args.dataset, args.data_dir)
+    cfg = _eval_config(args, _seeds(args.seeds, args.first_seed), args.method or EvalConfig.method)
+    res = evaluate(data, cfg, encoder_dir=args.encoder, out_dir=args.out, progress=not args.quiet,
+                   log=None if args.quiet else _log)
+    print(format_results(res))
+    print(f"results written to {_write_results(args.out, res)}")
+    return 0
+
+
+def cmd_merge_results(args) -> int:
+    from haad.evaluation.merge import generator_note, load_results, merge_results
+    from haad.evaluation.report import format_results
+
+    target = args.out / "results.json"
+    parts = [load_results(p) for p in args.parts]  # all read before anything is written
+    if target.exists() and not args.force and all(Path(p["_path"]).resolve() != target.resolve() for p in parts):
+        raise ValueError(f"{target} exists and is not one of the parts; merging would replace it "
+                         "(add it as a part, or pass --force)")
+    res = merge_results(parts)
+    note = generator_note(res)
+    if note:
+        _log(note)
+    print(format_results(res))
+    print(f"merged seeds {res['seeds']} written to {_write_results(args.out, res)}")
+    return 0
+
+
+def cmd_benchmark(args) -> int:
+    from haad.baselines import BASELINES
+    from haad.data import load_dataset
+    from haad.evaluation.benchmark import BaselineEvalConfig, run_benchmark
+    from haad.evaluation.config import METHODS
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS and m not in BASELINES]
+    if unknown or not methods:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {sorted(METHODS + tuple(BASELINES))}")
+    data = load_dataset(args.dataset, args.data_dir)
+    overrides = {"epochs": args.baseline_epochs} if args.baseline_epochs is not None else None
+    configs = [_eval_config(args, _seeds(args.seeds), m) if m in METHODS
+               else BaselineEvalConfig(m, config=overrides, **({"seeds": tuple(range(args.baseline_seeds))}
+                                                            if args.baseline_seeds is not None else {}))
+               for m in methods]
+
+    def report(res: dict) -> None:
+        print(f"{res['method']}: mean {res['mean']:.3f}  seen {res['seen_mean']:.3f}  "
+              f"unseen {res['unseen_mean']:.3f}", flush=True)
+
+    _, md = run_benchmark(data, configs, args.out, progress=not args.quiet, log=None if args.quiet else _log,
+                          on_result=report)
+    print(md)
+    print(f"table written to {args.out / 'table.md'} and {args.out / 'table.json'}")
+    return 0
+
+
+def cmd_detect(args) -> int:
+    from haad.data import load_dataset
+    from haad.detector import FewShotDetector, check_alpha
+    from haad.embedders import DCTEmbedder, EncoderEmbedder
+    from haad.generator.bank import GenerationSettings
+    from haad.inference import ScoreConfig, SupportConfig, fit_detector, score_rows, support_indices, write_csv
+    from haad.train import load_encoder
+
+    gen_opts = {"--n-gen": args.n_gen, "--n-obs": args.n_obs, "--gen-steps": args.gen_steps, "--gen-seed": args.gen_seed}
+    if args.generator is None and any(v is not None for v in gen_opts.values()):
+        given = [k for k, v in gen_opts.items() if v is not None]
+        raise ValueError(f"{', '.join(given)} only apply with --generator")
+    if args.explain_method is not None and not args.explain:
+        raise ValueError("--explain-method only applies with --explain N")
+    if args.explain < 0:
+        raise ValueError(f"--explain {args.explain}: expected a number of joints >= 0")
+    score = ScoreConfig(stream=args.stream, **_given(args, "hop", "alpha", "explain", "explain_method"))
+    data = load_dataset(args.input, args.data_dir)
+    if args.detector is not None:
+        if args.generator is not None:
+            raise ValueError("--generator augments a new support set: use it with --support, not --detector")
+        det = FewShotDetector.load(args.detector)
+        if args.alpha is not None:
+            check_alpha(args.alpha, det.n_real_support_, "--alpha")
+    else:
+        sup = load_dataset(args.support, args.data_dir)
+        generation = GenerationSettings(**{k: v for k, v in (("n_variants", args.n_gen), ("n_obs", args.n_obs),
+                                                             ("steps", args.gen_steps)) if v is not None})
+        support = SupportConfig(**_given(args, "category", "k_shot", "threshold_quantile"), generation=generation,
+                                **({"generation_seed": args.gen_seed} if args.gen_seed is not None else {}))
+        if sup.layout.num_joints != data.layout.num_joints:
+            raise ValueError(f"{args.input}: {data.layout.num_joints} joints, the support clips have "
+                             f"{sup.layout.num_joints}")
+        if args.alpha is not None:  # refused before anything is generated, fitted or saved
+            check_alpha(args.alpha, len(support_indices(sup, support, str(args.support))), "--alpha")
+        embedder = EncoderEmbedder(load_encoder(args.encoder)[0]) if args.encoder else DCTEmbedder()
+        det = fit_detector(sup, embedder, support, args.generator, name=str(args.support), progress=not args.quiet)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rows = score_rows(det, data, score, name=str(args.input))
+    for w in caught:
+        print(f"haad: warning: {w.message}", file=sys.stderr)
+    # Written last, once everything has been computed: a failed run replaces nothing.
+    write_csv(rows, args.out)
+    if args.save is not None:
+        det.save(args.save)
+    flagged = sum(r["anomalous"] for r in rows)
+    rule = f"p-value <= {args.alpha}" if args.alpha is not None else f"above the threshold {det.threshold_:.4f}"
+    print(f"scored {len(rows)} {'windows' if args.stream else 'clips'} against {len(det.support_embeddings_)} "
+          f"support embeddings; {flagged} {rule}; written to {args.out}")
+    return 0
+
+
+def cmd_train_generator(args) -> int:
+    from haad.data import load_dataset
+    from haad.generator.provenance import train_generator_on_seen
+    from haad.generator.train import GeneratorTrainConfig
+
+    data = load_dataset(args.dataset, args.data_dir)
+    cfg = GeneratorTrainConfig(**_given(args, "preset", "seed", "device", "iterations", "batch_size"))
+    if args.n_obs is not None:
+        cfg = replace(cfg, n_obs=args.n_obs[0]) if len(args.n_obs) == 1 else replace(cfg, n_obs_choices=args.n_obs)
+    path, n_windows, n_seen = train_generator_on_seen(data, cfg, args.out, progress=not args.quiet)
+    print(f"generator ({cfg.preset} preset) trained on {n_windows} windows of {n_seen} seen categories; "
+          f"checkpoint in {path}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from haad.data import load_dataset
+    from haad.data.splits import protocol_split
+    from haad.data.windows import make_windows
+    from haad.evaluation.methods import train_seen_encoder
+    from haad.train import TrainConfig
+
+    data = load_dataset(args.dataset, args.data_dir)
+    seed = args.seed if args.seed is not None else TrainConfig.seed
+    cfg = _eval_config(args, [seed])
+    split = protocol_split(data, cfg.train_fraction)
+    idx = split.seen_train()
+    windows = make_windows([data.clips[i] for i in idx], data.layout.root, cfg.window)
+    _, hist = train_seen_encoder(data, split, windows, cfg, seed, args.out, progress=not args.quiet)
+    print(f"encoder trained on {len(idx)} clips of {len(split.seen)} seen categories in "
+          f"{hist['seconds']:.1f} s; final loss {hist['loss'][-1]:.4f}; saved to {args.out}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from haad.demo import DemoConfig, run_demo
+    from haad.evaluation.report import format_results
+
+    data, ours, floor = run_demo(DemoConfig(**_given(args, "seeds", "epochs", "clips_per_class")),
+                                 progress=not args.quiet, log=None if args.quiet else _log)
+    print(data.summary())
+    print(format_results(ours))
+    print()
+    for label, res in (("no-learning floor (dct-distance)", floor), ("few-shot encoder", ours)):
+        print(f"{label:<32}: mean {res['mean']:.3f}  seen {res['seen_mean']:.3f}  unseen {res['unseen_mean']:.3f}")
+    if args.out is not None:
+        _write_results(args.out, ours)
+        _write_results(args.out, floor, "results-dct-distance.json")
+    return 0
+
+
+def cmd_data(args) -> int:
+    from haad.data import load_dataset, save_npz
+    from haad.data.splits import protocol_split
+
+    data = load_dataset(args.source, args.data_dir)
+    if args.data_command == "convert":
+        if args.output.exists() and not args.force:
+            print(f"haad: error: {args.output} exists; pass --force to overwrite it", file=sys.stderr)
+            return 2
+        save_npz(data, args.output)
+        print(f"{data.summary()}\nwritten to {args.output}")
+        return 0
+    split = protocol_split(data)
+    print(data.summary())
+    counts = np.bincount(data.labels, minlength=data.num_classes)
+    for c, name in enumerate(data.class_names):
+        tag = "unseen" if c in split.unseen else "seen"
+        print(f"  {c:3d} {name:<32} {tag:6} clips {counts[c]:4d}  train pool {len(split.train_pools[c]):4d}")
+    print(f"pooled test set: {len(split.test)} clips")
+    return 0

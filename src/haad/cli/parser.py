@@ -1,0 +1,192 @@
+"""The ``haad`` command line's arguments: every command, its options and their types.
+
+Options the config dataclasses hold a default for default to ``None`` here, so that the
+dataclasses stay the one place where defaults live; help texts name them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _int_at_least(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    return _int_at_least(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    return _int_at_least(text, 0)
+
+
+def probability(text: str) -> float:
+    """argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
+    return value
+
+
+def positive_int_list(text: str) -> tuple:
+    """argparse type: one or more comma-separated integers >= 1 (e.g. ``10,20,30``)."""
+    return tuple(positive_int(part.strip()) for part in text.split(","))
+
+
+def _add_common_eval(p: argparse.ArgumentParser, augment: bool = True) -> None:
+    p.add_argument("--k-shot", type=positive_int, default=None, help="support clips per category (default 3)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="encoder training epochs (default 101)")
+    p.add_argument("--iters-per-epoch", type=positive_int, default=None, help="batches per epoch (default 52)")
+    p.add_argument("--pooling", choices=("joint", "node"), default=None,
+                   help="encoder pooling: per-joint max (default, reference code) or max over joints")
+    p.add_argument("--rotate", action="store_true",
+                   help="augment encoder training with random rotation about the vertical axis")
+    p.add_argument("--crop", choices=("first", "resample"), default=None,
+                   help="window: first 60 frames with last-frame padding (protocol) or resample to 60")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    if not augment:
+        return
+    g = p.add_argument_group("generative augmentation")
+    g.add_argument("--generator", type=Path, default=None, help="generator checkpoint (haad train-generator)")
+    g.add_argument("--augment", choices=("none", "train", "support", "both"), default=None,
+                   help="use generated variants as training positives, support clips, or both")
+    g.add_argument("--n-gen", type=positive_int, default=None, help="variants per clip for training and support (default 1)")
+    g.add_argument("--n-gen-train", type=positive_int, default=None, help="variants per training clip (overrides --n-gen)")
+    g.add_argument("--n-gen-support", type=positive_int, default=None, help="variants per support clip (overrides --n-gen)")
+    g.add_argument("--n-obs", type=positive_int, default=None, help="observed frames; 60 - N are generated (default 30)")
+    g.add_argument("--keep-padding", action="store_true",
+                   help="variants of clips shorter than the window keep the clip's last-frame padding")
+    g.add_argument("--gen-steps", type=positive_int, default=None,
+                   help="DDIM steps (default 20: within seed noise of the paper's 100, 5x cheaper)")
+    g.add_argument("--select-from", type=positive_int, default=None,
+                   help="training-time: generate N candidates per variant and keep those --judge places most "
+                        "firmly in their clip's category (default 1: keep all)")
+    g.add_argument("--completion", choices=("generator", "hold"), default=None,
+                   help="how variants complete the first --n-obs frames: the generator (default) or "
+                        "holding the last observed frame (the no-generator control)")
+    g.add_argument("--judge", type=Path, default=None,
+                   help="encoder trained without generative augmentation (a checkpoint, or a directory of "
+                        "seed-S checkpoints such as an evaluate run's encoders/), for --select-from")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every ``haad`` command."""
+    ap = argparse.ArgumentParser(prog="haad", description="Few-shot skeleton-based human action anomaly detection.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="train a small encoder on the embedded synthetic data and print the table")
+    p.add_argument("--seeds", type=positive_int, default=None, help="number of seeds (default 2)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="encoder training epochs (default 25)")
+    p.add_argument("--clips-per-class", type=positive_int, default=None, help="synthetic clips per action (default 40)")
+    p.add_argument("--out", type=Path, default=None, help="also write results.json files here")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    p = sub.add_parser("evaluate", help="run the evaluation protocol on a dataset")
+    p.add_argument("--dataset", required=True,
+                   help="a dataset name (see haad data info), or a path (.npz, .pkl, folder)")
+    p.add_argument("--data-dir", type=Path, default=None, help="where named datasets live (default $HAAD_DATA_DIR)")
+    p.add_argument("--method", choices=("fewshot", "dct-distance"), default=None, help="(default fewshot)")
+    p.add_argument("--seeds", type=positive_int, default=None, help="number of seeds 0..N-1 (default 10)")
+    p.add_argument("--first-seed", type=non_negative_int, default=0,
+                   help="run seeds F..F+N-1 instead (to extend a run; join the parts with haad merge-results)")
+    p.add_argument("--encoder", type=Path, default=None, help="use this trained encoder instead of training")
+    p.add_argument("--out", type=Path, required=True, help="output directory (results.json, encoders)")
+    _add_common_eval(p)
+
+    p = sub.add_parser("benchmark", help="compare methods under the protocol; writes table.md and table.json")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument("--methods", default="fewshot,multilevel-nf,stg-nf,mocodad,dct-distance",
+                   help="comma-separated: fewshot, dct-distance and the baselines")
+    p.add_argument("--seeds", type=positive_int, default=None, help="seeds for fewshot and dct-distance (default 10)")
+    p.add_argument("--baseline-seeds", type=positive_int, default=None,
+                   help="seeds for one-model-per-category methods (default 3)")
+    p.add_argument("--baseline-epochs", type=positive_int, default=None, help="override the baselines' training epochs")
+    p.add_argument("--out", type=Path, required=True)
+    _add_common_eval(p)
+
+    p = sub.add_parser("merge-results", help="join results.json files of one evaluation run over disjoint seeds")
+    p.add_argument("parts", nargs="+", type=Path, help="results.json files (or their directories)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="output directory for the merged results.json (may be one of the parts' own)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing OUT/results.json that is not one of the parts")
+
+    p = sub.add_parser("train-generator", help="train the DCT diffusion generator on the seen categories")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument("--preset", choices=("paper", "cpu"), default=None, help="denoiser size (default cpu)")
+    p.add_argument("--iterations", type=positive_int, default=None, help="optimiser steps (default: the config's)")
+    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--n-obs", type=positive_int_list, default=None,
+                   help="observed frames O of the training condition (default 30); a comma-separated list "
+                        "(e.g. 10,20,30,40,50) draws one per window, so one generator serves every O")
+    p.add_argument("--device", default=None)
+    p.add_argument("--out", type=Path, required=True, help="checkpoint directory (resumed if present)")
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("train", help="train one encoder on a dataset's seen categories and save it")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument("--seed", type=int, default=None, help="(default 0)")
+    p.add_argument("--out", type=Path, required=True, help="checkpoint directory")
+    _add_common_eval(p, augment=False)
+
+    p = sub.add_parser("detect", help="fit a detector on support clips and score clips (or long streams)")
+    p.add_argument("--input", required=True, help="clips to score: a dataset name or path (.npz, ...)")
+    p.add_argument("--data-dir", type=Path, default=None)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--detector", type=Path, help="a saved detector (haad detect --save)")
+    src.add_argument("--support", help="support clips: a dataset name or path; with --category, only that category")
+    p.add_argument("--category", default=None, help="normal category name in --support")
+    p.add_argument("--k-shot", type=positive_int, default=None, help="use only the first K support clips")
+    p.add_argument("--encoder", type=Path, default=None, help="trained encoder (default: dct-distance embedding)")
+    p.add_argument("--threshold-quantile", type=float, default=None,
+                   help="threshold = this quantile of the support set's leave-one-out scores (default 1.0)")
+    p.add_argument("--alpha", type=probability, default=None,
+                   help="flag clips whose conformal p-value is <= ALPHA instead of using the threshold: on average "
+                        "over support sets, at most a share ALPHA of normal clips recorded like the support ones "
+                        "is flagged (needs K >= 2 and ALPHA >= 1/(K+1))")
+    p.add_argument("--stream", action="store_true", help="treat each input clip as a long recording: sliding windows")
+    p.add_argument("--hop", type=positive_int, default=None, help="frames between window starts with --stream")
+    p.add_argument("--explain", type=int, default=0, metavar="N", help="also list the N joints that weigh most")
+    p.add_argument("--explain-method", choices=("occlusion", "embedding"), default=None,
+                   help="occlusion (default: the score drop when a joint moves like in the nearest support clip) or "
+                        "embedding (the distance split over per-joint embedding dimensions; detectors saved before "
+                        "support windows were kept)")
+    p.add_argument("--save", type=Path, default=None, help="save the fitted detector here")
+    p.add_argument("--out", type=Path, required=True, help="CSV of scores")
+    g = p.add_argument_group("support augmentation (with --support)")
+    g.add_argument("--generator", type=Path, default=None,
+                   help="add generated variants of the support clips to the support set (haad train-generator)")
+    g.add_argument("--n-gen", type=positive_int, default=None, help="variants per support clip (default 1)")
+    g.add_argument("--n-obs", type=positive_int, default=None, help="observed frames; 60 - N are generated (default 30)")
+    g.add_argument("--gen-steps", type=positive_int, default=None, help="DDIM steps (default 20)")
+    g.add_argument("--gen-seed", type=non_negative_int, default=None, help="seed of the generation noise (default 0)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar while generating")
+
+    p = sub.add_parser("data", help="dataset utilities")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    q = dsub.add_parser("convert", help="write any supported source as the documented .npz format")
+    q.add_argument("source", help="dataset name or path")
+    q.add_argument("output", type=Path, help="output .npz path")
+    q.add_argument("--data-dir", type=Path, default=None)
+    q.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    q = dsub.add_parser("info", help="summarise a dataset and its protocol split")
+    q.add_argument("source")
+    q.add_argument("--data-dir", type=Path, default=None)
+    return ap

@@ -1,7 +1,8 @@
 """Datasets: loaders that return a :class:`Collection`, and :func:`load_dataset` to pick one by name.
 
-Names (:data:`DATASETS`): ``utd-mhad``, ``nw-ucla``, ``humanact12``, ``florence3d`` (found under the
-data directory: ``$HAAD_DATA_DIR``, else ``../shared/data``) and ``synthetic`` (generated in memory).
+Names (:data:`DATASETS`): ``utd-mhad``, ``nw-ucla``, ``humanact12``, ``florence3d``, ``ui-prmd``,
+``kinder-gator``, ``bandai-namco`` (found under the data directory: ``$HAAD_DATA_DIR``, else
+``../shared/data``) and ``synthetic`` (generated in memory).
 A path is also accepted: ``*.npz`` (the project's own format, :mod:`haad.data.generic`), ACTOR's
 ``*.pkl``, or a folder (UTD-MHAD, NW-UCLA, Florence 3D or HumanAct12, recognised by its content).
 """
@@ -17,8 +18,12 @@ from haad.data.generic import MissingDataError, load_npz, save_npz
 from haad.data.humanact12 import HUMANACT12_CLASSES, load_humanact12
 from haad.data.nw_ucla import NW_UCLA_CLASSES, load_nw_ucla
 from haad.data.utd_mhad import UTD_MHAD_CLASSES, load_utd_mhad
+from haad.data.bandai_namco import BANDAI_NAMCO_CONTENTS, load_bandai_namco
+from haad.data.kinder_gator import KINDER_GATOR_MOTIONS, load_kinder_gator
+from haad.data.ui_prmd import UI_PRMD_CLASSES, load_ui_prmd
 
-DATASETS = ("utd-mhad", "nw-ucla", "humanact12", "florence3d", "synthetic")
+DATASETS = ("utd-mhad", "nw-ucla", "humanact12", "florence3d", "ui-prmd", "kinder-gator", "bandai-namco",
+            "synthetic")
 
 _EXPECTED = {
     "utd-mhad": "a folder holding Skeleton/aA_sS_tT_skeleton.mat files (see docs/DATA-FORMATS.md)",
@@ -26,12 +31,20 @@ _EXPECTED = {
     "humanact12": ("a folder holding humanact12poses.pkl, HumanAct12Poses/humanact12poses.pkl or "
                    "Action2Motion's PxxGxxRxxFxxxxTxxxxAxxxx.npy files (HumanAct12 must be provided by the user)"),
     "florence3d": "a folder holding Florence 3D Actions' skeletal_data.mat (see docs/DATA-FORMATS.md)",
+    "ui-prmd": ("a folder holding UI-PRMD's 'Segmented Movements/Kinect' and 'Incorrect Segmented Movements/Kinect' "
+                "Positions/ and Angles/ files (see docs/DATA-FORMATS.md)"),
+    "kinder-gator": ("a folder holding Kinder-Gator's Adults/ and Children/ POSE-*.csv[.gz] files "
+                     "(see docs/DATA-FORMATS.md)"),
+    "bandai-namco": ("a folder holding Bandai Namco dataset 2's data/dataset-2_<content>_<style>_<id>.bvh[.gz] "
+                     "files (see docs/DATA-FORMATS.md)"),
 }
 
 __all__ = [
     "Collection", "DataError", "MissingDataError", "check_clip", "DATASETS", "default_data_dir",
     "load_dataset", "load_npz", "save_npz", "load_humanact12", "load_utd_mhad", "load_nw_ucla",
     "HUMANACT12_CLASSES", "UTD_MHAD_CLASSES", "NW_UCLA_CLASSES", "load_florence3d", "FLORENCE3D_CLASSES",
+    "load_ui_prmd", "UI_PRMD_CLASSES", "load_kinder_gator", "KINDER_GATOR_MOTIONS", "load_bandai_namco",
+    "BANDAI_NAMCO_CONTENTS",
 ]
 
 
@@ -52,7 +65,9 @@ def default_data_dir() -> Path:
 def _canonical(name: str) -> str | None:
     key = name.strip().lower().replace("_", "-")
     aliases = {"utd": "utd-mhad", "utdmhad": "utd-mhad", "ucla": "nw-ucla", "nwucla": "nw-ucla",
-               "florence": "florence3d", "florence-3d": "florence3d"}
+               "florence": "florence3d", "florence-3d": "florence3d",
+               "uiprmd": "ui-prmd", "kindergator": "kinder-gator", "bandai": "bandai-namco",
+               "bandainamco": "bandai-namco"}
     key = aliases.get(key, key)
     return key if key in DATASETS else None
 
@@ -93,7 +108,8 @@ def load_dataset(name_or_path, data_dir=None) -> Collection:
                 f"set HAAD_DATA_DIR or pass data_dir"
             )
         loader = {"utd-mhad": load_utd_mhad, "nw-ucla": load_nw_ucla, "humanact12": load_humanact12,
-                  "florence3d": load_florence3d}[name]
+                  "florence3d": load_florence3d, "ui-prmd": load_ui_prmd, "kinder-gator": load_kinder_gator,
+                  "bandai-namco": load_bandai_namco}[name]
         data = loader(path)
         data.source = name  # results and checkpoints name the dataset, not this machine's path
         return data

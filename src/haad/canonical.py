@@ -42,8 +42,15 @@ import numpy as np
 from haad.skeleton import Layout
 
 __all__ = [
-    "CANONICAL", "CANONICAL_NAMES", "PRIORITY", "JointMapping", "normalize_joint_name", "match_joint",
-    "map_layout", "load_joint_map", "canonicalize",
+    "CANONICAL",
+    "CANONICAL_NAMES",
+    "PRIORITY",
+    "JointMapping",
+    "canonicalize",
+    "load_joint_map",
+    "map_layout",
+    "match_joint",
+    "normalize_joint_name",
 ]
 
 CANONICAL = Layout(

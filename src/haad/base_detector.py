@@ -39,15 +39,20 @@ class BaseDetector(ABC):
 
     # ------------------------------------------------------------------ the windowing stage
     def windows(self, X) -> np.ndarray:
-        """``X`` as ``(N, H, J, 3)`` float32 windows: clips are windowed, windows pass unchanged."""
-        j = self.layout.num_joints
+        """``X`` as ``(N, H, J, 3)`` float32 windows: clips are windowed, windows pass unchanged.
+
+        Clips are checked against ``layout`` and go through :meth:`prepare` first; windows are
+        checked against ``window_layout`` (the skeleton the detector works on).
+        """
         if isinstance(X, np.ndarray) and X.ndim == 4:
+            j = self.window_layout.num_joints
             if X.shape[2:] != (j, 3):
-                raise ValueError(f"expected windows of shape (N, H, {j}, 3) for layout {self.layout.name!r}, "
+                raise ValueError(f"expected windows of shape (N, H, {j}, 3) for layout {self.window_layout.name!r}, "
                                  f"got {X.shape}")
             if not np.isfinite(X).all():
                 raise ValueError("windows contain NaN or infinite values")
             return np.ascontiguousarray(X, dtype=np.float32)
+        j = self.layout.num_joints
         clips = [X] if isinstance(X, np.ndarray) and X.ndim == 3 else list(X)
         for i, c in enumerate(clips):
             c = np.asarray(c)
@@ -55,7 +60,17 @@ class BaseDetector(ABC):
                 raise ValueError(f"clip {i}: expected (frames, {j}, 3) for layout {self.layout.name!r}, got {c.shape}")
             if len(c) == 0 or not np.isfinite(c).all():
                 raise ValueError(f"clip {i}: empty or contains NaN/inf")
-        return make_windows(clips, self.layout.root, self.window)
+        return make_windows([self.prepare(c) for c in clips], self.window_layout.root, self.window)
+
+    def prepare(self, clip: np.ndarray) -> np.ndarray:
+        """A clip as the detector windows it (unchanged here; a pretrained encoder's detector maps it
+        to the canonical skeleton and normalises it)."""
+        return clip
+
+    @property
+    def window_layout(self) -> Layout:
+        """The skeleton of the windows (``layout`` unless :meth:`prepare` changes it)."""
+        return self.layout
 
     # ------------------------------------------------------------------ the contract
     @abstractmethod

@@ -92,6 +92,7 @@ def migrate(header: dict, tensors: dict, weights_token: str | None) -> tuple[dic
         if header.get("kind") == "fewshot-detector":
             config = dict(header["config"])
             config.setdefault("provenance", {})
+            config.setdefault("preprocessor", None)
             header["config"] = config
             tensors["decision_scores"] = tensors.pop("loo_scores")
             if "n_real_support" not in tensors:  # every support embedding was a recorded clip

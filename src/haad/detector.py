@@ -25,6 +25,7 @@ from haad.distances import exact_distances, mean_distance
 from haad.embedders import DCTEmbedder, EncoderEmbedder
 from haad.encoder import ActionEncoder, EncoderConfig
 from haad.explain import embedding_split, normalize_shares, occlusion_drops
+from haad.preprocess import Preprocessor
 from haad.skeleton import Layout
 
 DETECTOR_KIND = "fewshot-detector"
@@ -61,12 +62,22 @@ class FewShotDetector(BaseDetector):
     name = "fewshot"
 
     def __init__(self, embedder, layout: Layout, window: WindowConfig = WindowConfig(),
-                 threshold_quantile: float = 1.0):
+                 threshold_quantile: float = 1.0, preprocessor: Preprocessor | None = None):
         self.embedder = embedder
         self.layout = layout
         self.window = window
         self.threshold_quantile = threshold_quantile
+        self.preprocessor = preprocessor
         self.provenance: dict = {}
+
+    def prepare(self, clip: np.ndarray) -> np.ndarray:
+        """A clip as the embedder expects it: through the preprocessor (a pretrained encoder's canonical,
+        normalised space) when there is one."""
+        return clip if self.preprocessor is None else self.preprocessor(clip)
+
+    @property
+    def window_layout(self) -> Layout:
+        return self.layout if self.preprocessor is None else self.preprocessor.layout
 
     def embed(self, X) -> np.ndarray:
         """(N, D) embeddings of clips or windows."""
@@ -86,7 +97,7 @@ class FewShotDetector(BaseDetector):
         windows = self.windows(X)
         emb = self.embed(windows)
         if augment is not None:
-            extra = np.asarray(augment, dtype=np.float32).reshape(-1, self.window.length, self.layout.num_joints, 3)
+            extra = np.asarray(augment, dtype=np.float32).reshape(-1, self.window.length, self.window_layout.num_joints, 3)
             self.fit_embeddings(np.concatenate([emb, self.embedder(extra)]), n_real=len(emb))
         else:
             self.fit_embeddings(emb)
@@ -216,7 +227,8 @@ class FewShotDetector(BaseDetector):
             tensors["support_windows"] = torch.from_numpy(self.support_windows_)
         config = {"embedder": self.embedder.name, "layout": self.layout.to_dict(),
                   "window": self.window.to_dict(), "threshold": self.threshold_,
-                  "threshold_quantile": self.threshold_quantile, "provenance": self.provenance}
+                  "threshold_quantile": self.threshold_quantile, "provenance": self.provenance,
+                  "preprocessor": self.preprocessor.to_dict() if self.preprocessor is not None else None}
         if isinstance(self.embedder, EncoderEmbedder):
             tensors.update({f"model.{k}": v for k, v in self.embedder.encoder.state_dict().items()})
             config["encoder"] = self.embedder.encoder.config.to_dict()
@@ -235,8 +247,9 @@ class FewShotDetector(BaseDetector):
             embedder = EncoderEmbedder(enc)
         else:
             embedder = DCTEmbedder(cfg["n_coef"])
+        pre = cfg["preprocessor"]
         det = cls(embedder, Layout.from_dict(cfg["layout"]), WindowConfig(**cfg["window"]),
-                  cfg["threshold_quantile"])
+                  cfg["threshold_quantile"], Preprocessor.from_dict(pre) if pre else None)
         det.support_embeddings_ = tensors["support_embeddings"].numpy()
         det.n_real_support_ = int(tensors["n_real_support"][0])
         windows = tensors.get("support_windows")  # absent when fitted from embeddings alone

@@ -27,7 +27,7 @@ def occlusion_drops(detector, windows: np.ndarray, batch_size: int = 256) -> np.
                          "refit with fit(support), or use method='embedding'")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    out = np.zeros((len(windows), detector.layout.num_joints))
+    out = np.zeros((len(windows), detector.window_layout.num_joints))
     sup_emb = detector.support_embeddings_[: detector.n_real_support_]
     for lo in range(0, len(windows), batch_size):
         w = windows[lo:lo + batch_size]
@@ -35,7 +35,7 @@ def occlusion_drops(detector, windows: np.ndarray, batch_size: int = 256) -> np.
         base = detector.score_embeddings(emb)
         nearest = exact_distances(torch.from_numpy(emb), torch.from_numpy(sup_emb)).argmin(dim=1).numpy()
         ref = detector.support_windows_[nearest]
-        for jj, parent in enumerate(detector.layout.parents):
+        for jj, parent in enumerate(detector.window_layout.parents):
             x = w.copy()
             # Relative to its parent, the joint stays attached to this clip's body: that names planted
             # joints more often than transplanting the absolute trajectory does. The root takes the
@@ -47,7 +47,7 @@ def occlusion_drops(detector, windows: np.ndarray, batch_size: int = 256) -> np.
 
 def embedding_split(detector, windows: np.ndarray) -> np.ndarray:
     """(N, J) shares of the squared distance to the support set owned by each joint's dimensions."""
-    j = detector.layout.num_joints
+    j = detector.window_layout.num_joints
     index = detector.embedder.joint_index(j) if hasattr(detector.embedder, "joint_index") else None
     if index is None:
         raise ValueError("explain(method='embedding') needs an embedding with per-joint dimensions "

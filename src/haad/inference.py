@@ -8,16 +8,19 @@ per-clip calls cost far more) and returns the rows; :func:`write_csv` writes the
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from haad.data.collection import Collection
 from haad.detector import FewShotDetector, check_alpha
 from haad.generator.bank import GenerationSettings
+from haad.preprocess import preprocessor_for
 from haad.storage import atomic_write_bytes
 
 EXPLAIN_METHODS = ("occlusion", "embedding")
@@ -83,21 +86,71 @@ def support_indices(support: Collection, config: SupportConfig, name: str = "sup
     return idx
 
 
-def check_layout(detector: FewShotDetector, data: Collection, name: str) -> None:
-    """Refuse clips whose skeleton has another joint count than the detector's."""
-    if data.layout.num_joints != detector.layout.num_joints:
-        raise ValueError(f"{name}: {data.layout.num_joints} joints, the detector expects {detector.layout.num_joints}")
+def for_input(detector: FewShotDetector, data: Collection, name: str, joint_map=None) -> FewShotDetector:
+    """The detector ready for clips recorded like ``data``.
+
+    A detector with a preprocessor (a pretrained encoder) takes any skeleton it can map: it gets a
+    preprocessor for ``data``'s layout, frame rate and handedness (kept when ``data`` is recorded
+    like the support clips). Without one, ``data`` must use the detector's own layout, joint for joint:
+    two layouts with the same number of joints in another order are refused, not compared.
+    """
+    if detector.preprocessor is None:
+        if tuple(data.layout.joint_names) != tuple(detector.layout.joint_names):
+            raise ValueError(f"{name}: layout {data.layout.name!r} ({data.layout.num_joints} joints) differs from the "
+                             f"detector's {detector.layout.name!r} ({detector.layout.num_joints} joints); joints: "
+                             f"{', '.join(data.layout.joint_names)} against {', '.join(detector.layout.joint_names)}")
+        return detector
+    pre = detector.preprocessor
+    same = (tuple(data.layout.joint_names) == pre.mapping.source_names and joint_map is None
+            and data.fps == pre.fps)
+    if same:
+        return detector
+    new = copy.copy(detector)
+    new.layout = data.layout
+    new.preprocessor = preprocessor_for(data, pre.normalization, joint_map)
+    return new
 
 
-def fit_detector(support: Collection, embedder, config: SupportConfig = SupportConfig(), generator_dir=None,
-                 alpha: float | None = None, name: str = "support", progress: bool = False) -> FewShotDetector:
-    """A detector fitted on the support clips ``config`` selects, with generated variants of them when
-    ``generator_dir`` is given. Everything that can be refused (``alpha`` included) is checked
-    before anything is generated or fitted."""
+def fit_detector(support: Collection, encoder=None, config: SupportConfig = SupportConfig(), generator_dir=None,
+                 alpha: float | None = None, name: str = "support", joint_map=None,
+                 progress: bool = False) -> FewShotDetector:
+    """A detector fitted on the support clips ``config`` selects.
+
+    Args:
+        support: the collection holding the normal clips.
+        encoder: an encoder spec (``None``: the built-in pretrained encoder; ``"dct"``; a checkpoint
+            path; see :mod:`haad.encoders`), a resolved :class:`~haad.encoders.EncoderChoice`, or an
+            embedder callable used as it is.
+        config: which clips, the threshold, the generation settings.
+        generator_dir: add generated variants of the support clips (per-dataset encoders only).
+        alpha: a p-value level to check against the support size.
+        name: the support collection's name in messages.
+        joint_map: for a pretrained encoder, ``{source joint name: canonical joint name}`` for names
+            the alias table does not know (or the path of such a JSON file).
+        progress: progress bar while generating.
+
+    Everything that can be refused (``alpha``, an unmappable layout, a generator with a pretrained
+    encoder) is checked before anything is generated or fitted.
+    """
+    from haad.encoders import EncoderChoice, resolve_encoder
+    from haad.preprocess import preprocessor_for
+
     idx = support_indices(support, config, name)
     if alpha is not None:
         check_alpha(alpha, len(idx), "alpha")
-    det = FewShotDetector(embedder, support.layout, threshold_quantile=config.threshold_quantile)
+    if isinstance(encoder, EncoderChoice):
+        chosen = encoder
+    else:
+        chosen = resolve_encoder(encoder) if encoder is None or isinstance(encoder, (str, Path)) else None
+    embedder = chosen.embedder if chosen is not None else encoder
+    preprocessor = None
+    if chosen is not None and chosen.pretrained is not None:
+        if generator_dir is not None:
+            raise ValueError("generated support variants need a per-dataset encoder (the generator works on the "
+                             "dataset's own skeleton); a pretrained encoder takes the recorded clips only")
+        preprocessor = preprocessor_for(support.subset(idx), chosen.normalization, joint_map)
+    det = FewShotDetector(embedder, support.layout, threshold_quantile=config.threshold_quantile,
+                          preprocessor=preprocessor)
     clips = [support.clips[i] for i in idx]
     extra = None
     if generator_dir is not None:
@@ -108,14 +161,17 @@ def fit_detector(support: Collection, embedder, config: SupportConfig = SupportC
         extra, det.provenance = support_variants(generator_dir, det, clips, config.generation,
                                                  config.generation_seed, progress=progress)
         det.provenance.update(support=name, category=config.category)
+    if chosen is not None:
+        det.provenance["encoder"] = chosen.spec
     return det.fit(clips, augment=extra)
 
 
 def score_rows(detector: FewShotDetector, data: Collection, config: ScoreConfig = ScoreConfig(),
-               name: str = "input") -> list[dict]:
+               name: str = "input", joint_map=None) -> list[dict]:
     """One row per clip (per window with ``config.stream``): clip, category, start_frame, score, p_value,
-    anomalous, and top_joints with ``config.explain`` (``name`` labels the collection in errors)."""
-    check_layout(detector, data, name)
+    anomalous, and top_joints with ``config.explain`` (``name`` labels the collection in errors;
+    ``joint_map`` maps its joint names for a pretrained encoder, see :func:`for_input`)."""
+    detector = for_input(detector, data, name, joint_map)
     if len(data.clips) == 0:
         raise ValueError(f"{name}: no clips to score")
     if config.alpha is not None:
@@ -135,7 +191,7 @@ def score_rows(detector: FewShotDetector, data: Collection, config: ScoreConfig 
     scores, p_values = detector.score_embeddings(emb), detector.p_values_embeddings(emb)
     flags = p_values <= config.alpha if config.alpha is not None else scores > detector.threshold_
     shares = detector.explain(windows, method=method) if config.explain else None
-    names = detector.layout.joint_names
+    names = detector.window_layout.joint_names
     rows = []
     for w, (i, start) in enumerate(zip(owners, starts)):
         row = {"clip": data.names[i], "category": data.class_names[data.labels[i]], "start_frame": start,

@@ -10,12 +10,12 @@ from __future__ import annotations
 import sys
 
 from haad.cli.commands import (cmd_benchmark, cmd_data, cmd_demo, cmd_detect, cmd_evaluate, cmd_merge_results,
-                               cmd_train, cmd_train_generator)
+                               cmd_pretrain, cmd_train, cmd_train_generator)
 from haad.cli.parser import build_parser
 
 HANDLERS = {"demo": cmd_demo, "evaluate": cmd_evaluate, "benchmark": cmd_benchmark, "detect": cmd_detect,
             "train-generator": cmd_train_generator, "train": cmd_train, "data": cmd_data,
-            "merge-results": cmd_merge_results}
+            "merge-results": cmd_merge_results, "pretrain": cmd_pretrain}
 
 
 def _check_outputs(args) -> None:

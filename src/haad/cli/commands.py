@@ -126,10 +126,9 @@ def cmd_benchmark(args) -> int:
 def cmd_detect(args) -> int:
     from haad.data import load_dataset
     from haad.detector import FewShotDetector, check_alpha
-    from haad.embedders import DCTEmbedder, EncoderEmbedder
+    from haad.encoders import resolve_encoder
     from haad.generator.bank import GenerationSettings
     from haad.inference import ScoreConfig, SupportConfig, fit_detector, score_rows, support_indices, write_csv
-    from haad.train import load_encoder
 
     gen_opts = {"--n-gen": args.n_gen, "--n-obs": args.n_obs, "--gen-steps": args.gen_steps, "--gen-seed": args.gen_seed}
     if args.generator is None and any(v is not None for v in gen_opts.values()):
@@ -140,10 +139,16 @@ def cmd_detect(args) -> int:
     if args.explain < 0:
         raise ValueError(f"--explain {args.explain}: expected a number of joints >= 0")
     score = ScoreConfig(stream=args.stream, **_given(args, "hop", "alpha", "explain", "explain_method"))
+    joint_map = None
+    if args.joint_map is not None:
+        from haad.canonical import load_joint_map
+
+        joint_map = load_joint_map(args.joint_map)
     data = load_dataset(args.input, args.data_dir)
     if args.detector is not None:
-        if args.generator is not None:
-            raise ValueError("--generator augments a new support set: use it with --support, not --detector")
+        if args.generator is not None or args.encoder is not None:
+            raise ValueError("--generator and --encoder apply to a new support set: use them with --support, "
+                             "not --detector")
         det = FewShotDetector.load(args.detector)
         if args.alpha is not None:
             check_alpha(args.alpha, det.n_real_support_, "--alpha")
@@ -153,16 +158,19 @@ def cmd_detect(args) -> int:
                                                              ("steps", args.gen_steps)) if v is not None})
         support = SupportConfig(**_given(args, "category", "k_shot", "threshold_quantile"), generation=generation,
                                 **({"generation_seed": args.gen_seed} if args.gen_seed is not None else {}))
-        if sup.layout.num_joints != data.layout.num_joints:
-            raise ValueError(f"{args.input}: {data.layout.num_joints} joints, the support clips have "
-                             f"{sup.layout.num_joints}")
-        if args.alpha is not None:  # refused before anything is generated, fitted or saved
+        chosen = resolve_encoder(args.encoder)
+        # Everything that can be refused is refused before anything is generated, fitted or saved.
+        if chosen.pretrained is None and tuple(sup.layout.joint_names) != tuple(data.layout.joint_names):
+            raise ValueError(f"{args.input}: layout {data.layout.name!r} differs from the support clips' "
+                             f"{sup.layout.name!r}; encoder {chosen.spec!r} takes one layout (the built-in "
+                             "pretrained encoder maps any layout)")
+        if args.alpha is not None:
             check_alpha(args.alpha, len(support_indices(sup, support, str(args.support))), "--alpha")
-        embedder = EncoderEmbedder(load_encoder(args.encoder)[0]) if args.encoder else DCTEmbedder()
-        det = fit_detector(sup, embedder, support, args.generator, name=str(args.support), progress=not args.quiet)
+        det = fit_detector(sup, chosen, support, args.generator, name=str(args.support), joint_map=joint_map,
+                           progress=not args.quiet)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        rows = score_rows(det, data, score, name=str(args.input))
+        rows = score_rows(det, data, score, name=str(args.input), joint_map=joint_map)
     for w in caught:
         print(f"haad: warning: {w.message}", file=sys.stderr)
     # Written last, once everything has been computed: a failed run replaces nothing.
@@ -171,8 +179,30 @@ def cmd_detect(args) -> int:
         det.save(args.save)
     flagged = sum(r["anomalous"] for r in rows)
     rule = f"p-value <= {args.alpha}" if args.alpha is not None else f"above the threshold {det.threshold_:.4f}"
+    encoder = det.provenance.get("encoder", "saved detector")
     print(f"scored {len(rows)} {'windows' if args.stream else 'clips'} against {len(det.support_embeddings_)} "
-          f"support embeddings; {flagged} {rule}; written to {args.out}")
+          f"support embeddings (encoder {encoder}); {flagged} {rule}; written to {args.out}")
+    return 0
+
+
+def cmd_pretrain(args) -> int:
+    from haad.pretrain import PretrainConfig, pretrain
+
+    base = PretrainConfig()
+    datasets = tuple(d.strip() for d in args.datasets.split(",") if d.strip())
+    skip = [k.strip() for k in args.skip.split(",") if k.strip()]
+    steps = {"units", "up_axis", "facing", "scale", "center", "handedness", "fps"}
+    unknown = sorted(set(skip) - steps)
+    if unknown:
+        raise ValueError(f"--skip {','.join(unknown)}: unknown normalisation step(s); choose from {sorted(steps)}")
+    norm = replace(base.normalization, **{k: (None if k == "fps" else False) for k in skip})
+    train = base.train.with_epochs(args.epochs) if args.epochs is not None else base.train
+    train = replace(train, **_given(args, "iters_per_epoch", "seed"), **({"rotate": True} if args.rotate else {}))
+    cfg = replace(base, datasets=datasets, normalization=norm, train=train)
+    _, hist, record = pretrain(cfg, args.out, args.data_dir, progress=not args.quiet)
+    clips = sum(d["clips"] for d in record["datasets"])
+    print(f"encoder pretrained on {clips} clips of {len(record['categories'])} seen categories from "
+          f"{len(datasets)} datasets in {hist['seconds']:.1f} s; final loss {hist['loss'][-1]:.4f}; saved to {args.out}")
     return 0
 
 

@@ -102,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=positive_int, default=None, help="number of seeds 0..N-1 (default 10)")
     p.add_argument("--first-seed", type=non_negative_int, default=0,
                    help="run seeds F..F+N-1 instead (to extend a run; join the parts with haad merge-results)")
-    p.add_argument("--encoder", type=Path, default=None, help="use this trained encoder instead of training")
+    p.add_argument("--encoder", default=None,
+                   help="score with this encoder instead of training one per seed: builtin (the pretrained encoder "
+                        "shipped with haad) or an encoder checkpoint directory")
     p.add_argument("--out", type=Path, required=True, help="output directory (results.json, encoders)")
     _add_common_eval(p)
 
@@ -146,6 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="checkpoint directory")
     _add_common_eval(p, augment=False)
 
+    p = sub.add_parser("pretrain", help="train one encoder on the seen categories of several datasets (any skeleton)")
+    p.add_argument("--datasets", required=True,
+                   help="comma-separated dataset names, e.g. utd-mhad,nw-ucla,florence3d (synthetic adds the "
+                        "embedded synthetic actions)")
+    p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument("--seed", type=int, default=None, help="(default 0)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="training epochs (default 101)")
+    p.add_argument("--iters-per-epoch", type=positive_int, default=None, help="batches per epoch (default 52)")
+    p.add_argument("--rotate", action="store_true", help="random rotation about the vertical axis while training")
+    p.add_argument("--skip", default="",
+                   help="comma-separated normalisation steps to leave out: units, up_axis, facing, scale, center, "
+                        "handedness, fps")
+    p.add_argument("--out", type=Path, required=True, help="checkpoint directory (resumed if unfinished)")
+    p.add_argument("--quiet", action="store_true")
+
     p = sub.add_parser("detect", help="fit a detector on support clips and score clips (or long streams)")
     p.add_argument("--input", required=True, help="clips to score: a dataset name or path (.npz, ...)")
     p.add_argument("--data-dir", type=Path, default=None)
@@ -154,7 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--support", help="support clips: a dataset name or path; with --category, only that category")
     p.add_argument("--category", default=None, help="normal category name in --support")
     p.add_argument("--k-shot", type=positive_int, default=None, help="use only the first K support clips")
-    p.add_argument("--encoder", type=Path, default=None, help="trained encoder (default: dct-distance embedding)")
+    p.add_argument("--encoder", default=None,
+                   help="builtin (default: the pretrained encoder shipped with haad, any mappable skeleton), dct "
+                        "(the no-learning DCT embedding) or an encoder checkpoint directory")
+    p.add_argument("--joint-map", type=Path, default=None,
+                   help="JSON {joint name: canonical joint name} for joint names the pretrained encoder's alias "
+                        "table does not know")
     p.add_argument("--threshold-quantile", type=float, default=None,
                    help="threshold = this quantile of the support set's leave-one-out scores (default 1.0)")
     p.add_argument("--alpha", type=probability, default=None,

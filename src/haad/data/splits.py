@@ -30,6 +30,8 @@ class Split:
 
     def seen_train(self) -> np.ndarray:
         """Training-pool indices of the seen categories: everything a learner may train on."""
+        if not self.seen:
+            return np.zeros(0, dtype=np.int64)
         return np.concatenate([self.train_pools[c] for c in self.seen]).astype(np.int64)
 
     def to_dict(self) -> dict:

@@ -11,6 +11,7 @@ on c's whole training pool), scores the pooled test set, and computes the ROC AU
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -64,14 +65,21 @@ def summarize_matrix(aucs: np.ndarray, class_names: list, seen: list, unseen: li
     """:func:`summarize` from the names alone (``seen``/``unseen``: category indices into ``class_names``)."""
     aucs = np.asarray(aucs, dtype=np.float64)
     per_cat = {name: mean_std(aucs[:, c]) for c, name in enumerate(class_names)}
+
+    def over(cols, std: bool = False):  # None for an empty group (every category unseen)
+        if len(cols) == 0:
+            return None
+        part = aucs[:, list(cols)]
+        return float(part.mean(axis=1).std()) if std else float(part.mean())
+
     return {
         "per_category": per_cat,
         "mean": float(aucs.mean()),
-        "seen_mean": float(aucs[:, seen].mean()),
-        "unseen_mean": float(aucs[:, unseen].mean()),
+        "seen_mean": over(seen),
+        "unseen_mean": over(unseen),
         "mean_std_over_seeds": float(aucs.mean(axis=1).std()),
-        "seen_mean_std_over_seeds": float(aucs[:, seen].mean(axis=1).std()),
-        "unseen_mean_std_over_seeds": float(aucs[:, unseen].mean(axis=1).std()),
+        "seen_mean_std_over_seeds": over(seen, std=True),
+        "unseen_mean_std_over_seeds": over(unseen, std=True),
         "seen_categories": [class_names[c] for c in seen],
         "unseen_categories": [class_names[c] for c in unseen],
     }
@@ -91,9 +99,27 @@ def _results(method: ProtocolMethod, seeds, k_shot, options: dict, aucs: np.ndar
     res["threshold"] = {"rule": method.threshold_rule,
                         "false_positive_rate": float(calibration[:, 0].mean()),
                         "true_positive_rate": float(calibration[:, 1].mean()),
-                        "false_positive_rate_seen": float(calibration[seen_rows, 0].mean()),
-                        "false_positive_rate_unseen": float(calibration[~seen_rows, 0].mean())}
+                        "false_positive_rate_seen": float(calibration[seen_rows, 0].mean()) if seen_rows.any() else None,
+                        "false_positive_rate_unseen": (float(calibration[~seen_rows, 0].mean())
+                                                       if (~seen_rows).any() else None)}
     return res
+
+
+def pretrained_split(chosen, data: Collection, split: Split) -> Split:
+    """The protocol split as a pretrained encoder sees it: a dataset it trained on keeps its seen and
+    unseen categories (and is refused if one of its unseen categories entered training); every
+    category of a dataset it never saw is unseen."""
+    name = Path(str(data.source)).name
+    record = next((r for r in chosen.pretrained["datasets"]
+                   if r["source"] == str(data.source) or r["name"] in (name, str(data.source))), None)
+    if record is None:
+        return replace(split, seen=(), unseen=tuple(range(data.num_classes)))
+    seen = {data.class_names[c] for c in split.seen}
+    leaked = sorted(set(record["seen_categories"]) - seen)
+    if leaked:
+        raise ValueError(f"encoder {chosen.spec} was trained on {leaked} of {record['name']}, which are unseen "
+                         "categories of this dataset's protocol split")
+    return split
 
 
 def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=None, out_dir=None,
@@ -109,11 +135,28 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
         progress: progress bars on stderr.
         log: optional callable for one-line progress messages.
     """
-    from haad.train import check_encoder_fits, load_encoder
+    from haad.train import check_encoder_fits
 
     split = protocol_split(data, config.train_fraction)
-    windows = make_windows(data.clips, data.layout.root, config.window)
     extra = {"encoder": str(encoder_dir) if encoder_dir is not None else None}
+    encoder = None
+    if config.method == "fewshot" and encoder_dir is not None:
+        from haad.encoders import resolve_encoder
+
+        chosen = resolve_encoder(encoder_dir)
+        encoder = chosen.embedder.encoder
+        if chosen.pretrained is not None:
+            if config.augment.mode != "none":
+                raise ValueError("generative augmentation needs a per-dataset encoder, not a pretrained one")
+            # The pretrained encoder's space: the canonical skeleton, normalised for the sensor.
+            from haad.preprocess import prepare_collection
+
+            split = pretrained_split(chosen, data, split)
+            data = prepare_collection(data, chosen.normalization)
+            extra["encoder_trained_on"] = chosen.trained_datasets()
+        else:
+            check_encoder_fits(chosen.header, encoder_dir, data, split, config.window)
+    windows = make_windows(data.clips, data.layout.root, config.window)
     if uses_generator(config.augment):
         # The path in the options does not identify the weights (a retrained generator may sit there);
         # taken before any seed runs, so it names the weights the variants come from.
@@ -126,10 +169,6 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
                                             content_lengths(data.clips, config.window))
     if np.isin(data.labels[split.seen_train()], split.unseen).any():  # guard: unseen must never train
         raise AssertionError("unseen category in the training set")
-    encoder = None
-    if config.method == "fewshot" and encoder_dir is not None:
-        encoder, header = load_encoder(encoder_dir)
-        check_encoder_fits(header, encoder_dir, data, split, config.window)
     method = FewShotMethod(data, split, windows, config, encoder, out_dir, augmentation, progress)
     aucs, calibration = run_protocol(method, config.seeds, log)
     if augmentation is not None and augmentation.selection:

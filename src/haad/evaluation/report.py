@@ -18,13 +18,15 @@ def format_results(res: dict) -> str:
         lines.append(f"{n:<{width}} {tag:6} {pc['mean']:.3f} +- {pc['std']:.3f}")
     lines.append("-" * (width + 26))
     for key, label in (("mean", "mean"), ("seen_mean", "seen mean"), ("unseen_mean", "unseen mean")):
+        if res[key] is None:  # e.g. no seen categories: a pretrained encoder that never saw the dataset
+            continue
         std = res.get(key + "_std_over_seeds")
         extra = f" +- {std:.3f}" if std is not None else ""
         lines.append(f"{label:<{width}} {'':6} {res[key]:.3f}{extra}")
     if res.get("threshold"):
         t = res["threshold"]
         split = ""
-        if "false_positive_rate_seen" in t:
+        if t.get("false_positive_rate_seen") is not None and t.get("false_positive_rate_unseen") is not None:
             why = ": their supports are the encoder's training clips" if res.get("method") == "fewshot" else ""
             split = (f" (seen {100 * t['false_positive_rate_seen']:.1f}%{why}; "
                      f"unseen {100 * t['false_positive_rate_unseen']:.1f}%)")

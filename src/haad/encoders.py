@@ -1,0 +1,69 @@
+"""Which embedding a detector uses: the shipped pretrained encoder, the no-learning DCT, or a checkpoint.
+
+An encoder is named by a spec: ``"builtin"`` (the pretrained encoder shipped in the package, the
+default), ``"dct"`` (the no-learning DCT embedding) or the path of an encoder checkpoint (from
+``haad train`` or ``haad pretrain``). A *pretrained* encoder (one made by ``haad pretrain``) works on
+the canonical skeleton in a normalised sensor space, so it takes clips of any skeleton that
+:func:`haad.canonical.map_layout` can map; a per-dataset encoder takes its own layout only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from haad.embedders import DCTEmbedder, EncoderEmbedder
+from haad.normalize import SensorNormConfig
+
+BUILTIN_DIR = Path(__file__).resolve().parent / "weights" / "builtin"
+SPECS = ("builtin", "dct")
+
+
+@dataclass
+class EncoderChoice:
+    """A resolved encoder spec.
+
+    Attributes:
+        spec: what the user named (``builtin``, ``dct`` or a path).
+        embedder: the embedding callable for the detector.
+        header: the checkpoint's header (``None`` for ``dct``).
+        path: the checkpoint directory (``None`` for ``dct``).
+    """
+
+    spec: str
+    embedder: object
+    header: dict | None = None
+    path: Path | None = None
+
+    @property
+    def pretrained(self) -> dict | None:
+        """The record of what a pretrained encoder was trained on (``None`` for other encoders)."""
+        return (self.header or {}).get("meta", {}).get("pretrained")
+
+    @property
+    def normalization(self) -> SensorNormConfig | None:
+        """The sensor normalisation a pretrained encoder expects (``None`` for other encoders)."""
+        if self.pretrained is None:
+            return None
+        d = dict(self.pretrained["normalization"])
+        d["unit_factors"] = tuple(d["unit_factors"])
+        return SensorNormConfig(**d)
+
+    def trained_datasets(self) -> list:
+        """The names of the datasets a pretrained encoder was trained on."""
+        return [d["name"] for d in (self.pretrained or {}).get("datasets", [])]
+
+
+def resolve_encoder(spec=None) -> EncoderChoice:
+    """The encoder named by ``spec`` (``None``: the built-in pretrained encoder)."""
+    from haad.train import load_encoder
+
+    spec = "builtin" if spec is None else str(spec)
+    if spec == "dct":
+        return EncoderChoice(spec, DCTEmbedder())
+    path = BUILTIN_DIR if spec == "builtin" else Path(spec)
+    if spec == "builtin" and not (path / "config.json").is_file():
+        raise FileNotFoundError(f"the built-in encoder is missing from this installation ({path}); "
+                                "reinstall haad, or name an encoder checkpoint or 'dct'")
+    encoder, header = load_encoder(path)
+    return EncoderChoice(spec, EncoderEmbedder(encoder), header, path)

@@ -1,0 +1,117 @@
+"""One encoder for every skeleton: contrastive training on the seen categories of many datasets at once.
+
+Every dataset named is loaded, mapped onto the canonical skeleton and normalised for its sensor
+(:mod:`haad.preprocess`); only the training pools of its *seen* categories (its protocol split,
+docs/PROTOCOL.md) enter training, so every dataset's unseen categories stay unseen. Categories are
+namespaced by dataset (``utd-mhad/wave``), and each batch holds the same number of clips of every
+category (Algorithm 1's balanced batch, over all datasets together). The checkpoint records exactly
+what went in: each dataset's name, source, frame rate, seen categories used, unseen categories left
+out and clip count, the normalisation, the canonical layout and the training settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from haad.canonical import CANONICAL
+from haad.data.splits import protocol_split
+from haad.data.windows import WindowConfig, make_windows
+from haad.encoder import EncoderConfig
+from haad.normalize import SensorNormConfig
+from haad.preprocess import prepare_collection
+from haad.train import TrainConfig
+
+SYNTHETIC = "synthetic"
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Attributes:
+        datasets: the datasets whose seen categories train the encoder (names for
+            :func:`haad.data.load_dataset`; ``synthetic`` adds the embedded synthetic actions).
+        normalization: the sensor-normalisation steps applied to every clip.
+        window: windowing (the protocol's).
+        pooling: encoder pooling.
+        train: contrastive training settings.
+        train_fraction: the protocol split's per-category training-pool fraction.
+    """
+
+    datasets: tuple = ("utd-mhad", "nw-ucla", "florence3d")
+    normalization: SensorNormConfig = field(default_factory=SensorNormConfig)
+    window: WindowConfig = field(default_factory=WindowConfig)
+    pooling: str = "joint"
+    train: TrainConfig = field(default_factory=TrainConfig)
+    train_fraction: float = 0.8
+
+    def __post_init__(self) -> None:
+        if not self.datasets:
+            raise ValueError("pretraining needs at least one dataset")
+        if len(set(self.datasets)) != len(self.datasets):
+            raise ValueError(f"a dataset is named twice: {list(self.datasets)}")
+
+    def encoder_config(self) -> EncoderConfig:
+        return EncoderConfig(num_joints=CANONICAL.num_joints, window=self.window.length, pooling=self.pooling)
+
+
+@dataclass
+class PretrainData:
+    """The training windows of every dataset together.
+
+    Attributes:
+        windows: (N, H, 16, 3) canonical, normalised windows of the seen categories' training pools.
+        labels: (N,) indices into ``class_names``.
+        class_names: namespaced category names (``dataset/category``).
+        records: per dataset, what went in (see the module docstring).
+    """
+
+    windows: np.ndarray
+    labels: np.ndarray
+    class_names: list
+    records: list
+
+
+def gather(config: PretrainConfig, data_dir=None) -> PretrainData:
+    """Load, canonicalise, normalise and window the seen categories' training pools of every dataset."""
+    from haad.data import load_dataset
+
+    windows, labels, names, records = [], [], [], []
+    for name in config.datasets:
+        if name == SYNTHETIC:
+            from haad.data.synthetic import synthesize
+
+            data = synthesize(seed=0)
+        else:
+            data = load_dataset(name, data_dir)
+        split = protocol_split(data, config.train_fraction)
+        idx = split.seen_train()
+        if np.isin(data.labels[idx], split.unseen).any():  # guard: unseen must never train
+            raise AssertionError(f"{name}: unseen category in the training set")
+        part = prepare_collection(data.subset(idx), config.normalization)
+        offset = len(names)
+        seen = [int(c) for c in split.seen]
+        remap = {c: offset + i for i, c in enumerate(seen)}
+        names += [f"{name}/{data.class_names[c]}" for c in seen]
+        windows.append(make_windows(part.clips, CANONICAL.root, config.window))
+        labels.append(np.array([remap[int(c)] for c in part.labels], dtype=np.int64))
+        records.append({"name": name, "source": str(data.source), "layout": data.layout.name, "fps": data.fps,
+                        "clips": int(len(idx)), "seen_categories": [data.class_names[c] for c in seen],
+                        "unseen_excluded": [data.class_names[c] for c in split.unseen]})
+    return PretrainData(np.concatenate(windows), np.concatenate(labels), names, records)
+
+
+def pretrain(config: PretrainConfig = PretrainConfig(), out_dir=None, data_dir=None, progress: bool = False):
+    """Train the encoder; returns (encoder, history, what went in). With ``out_dir`` the checkpoint is
+    saved there (and an unfinished one resumed, a finished one reused)."""
+    from haad.train import train_encoder
+
+    data = gather(config, data_dir)
+    record = {"datasets": data.records, "categories": data.class_names,
+              "normalization": asdict(config.normalization), "train_fraction": config.train_fraction}
+    encoder, history = train_encoder(
+        data.windows, data.labels, config.encoder_config(), config.train, out_dir=out_dir,
+        resume=out_dir is not None, progress=progress,
+        meta={"dataset": "+".join(config.datasets), "window": config.window.to_dict(),
+              "layout": CANONICAL.to_dict(), "pretrained": record})
+    return encoder, history, record

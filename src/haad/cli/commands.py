@@ -203,6 +203,11 @@ def cmd_pretrain(args) -> int:
     clips = sum(d["clips"] for d in record["datasets"])
     print(f"encoder pretrained on {clips} clips of {len(record['categories'])} seen categories from "
           f"{len(datasets)} datasets in {hist['seconds']:.1f} s; final loss {hist['loss'][-1]:.4f}; saved to {args.out}")
+    if args.export is not None:
+        from haad.encoders import export_encoder
+
+        export_encoder(args.out, args.export)
+        print(f"weights exported to {args.export}")
     return 0
 
 

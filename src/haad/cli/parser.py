@@ -161,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated normalisation steps to leave out: units, up_axis, facing, scale, center, "
                         "handedness, fps")
     p.add_argument("--out", type=Path, required=True, help="checkpoint directory (resumed if unfinished)")
+    p.add_argument("--export", type=Path, default=None,
+                   help="also write the finished encoder's weights alone (no optimizer state) here, e.g. to ship it")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("detect", help="fit a detector on support clips and score clips (or long streams)")

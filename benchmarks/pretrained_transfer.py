@@ -1,0 +1,152 @@
+"""How far one pretrained encoder carries: leave one dataset out, and in-dataset, beside the floors.
+
+For every dev dataset D:
+- ``floor K=3``: the no-learning DCT embedding under the protocol (K = 3 support clips, 10 seeds);
+- ``floor pool NN``: the DCT embedding with D's whole training pool of the normal category as support,
+  scored by the distance to the nearest support clip (deterministic: no draws);
+- ``own``: D's own encoder, trained on D's seen categories only (``haad evaluate --dataset D``);
+- ``LODO``: an encoder pretrained on the other dev datasets, never on D: every category of D is unseen;
+- ``pretrained``: an encoder pretrained on the seen categories of every dev dataset (D's unseen
+  categories excluded), the in-dataset case.
+
+Pretrained encoders go to ``runs/pre/NAME`` (a finished one is reused). With ``--ablation`` the LODO
+column is also measured with one normalisation step left out at a time, and with the embedded
+synthetic actions added to pretraining.
+
+    HAAD_DATA_DIR=../shared/data python benchmarks/pretrained_transfer.py --seeds 10 \\
+        --json benchmarks/results/json/pretrain/transfer.json --md benchmarks/results/pretrain-transfer.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from haad.data import load_dataset
+from haad.data.splits import protocol_split
+from haad.data.windows import make_windows
+from haad.embedders import DCTEmbedder
+from haad.evaluation.config import EvalConfig
+from haad.evaluation.metrics import auc
+from haad.evaluation.protocol import evaluate
+from haad.pretrain import PretrainConfig, pretrain
+from haad.storage import atomic_write_bytes, atomic_write_json
+
+DEV = ("utd-mhad", "nw-ucla", "florence3d")
+ROOT = Path(__file__).resolve().parents[1]
+STEPS = ("units", "up_axis", "facing", "scale", "handedness")
+
+
+def pool_nn_floor(name: str) -> float:
+    """Mean AUC over categories: DCT embedding, whole training pool as support, nearest-neighbour distance."""
+    data = load_dataset(name)
+    split = protocol_split(data)
+    emb = DCTEmbedder()(make_windows(data.clips, data.layout.root))
+    test = emb[split.test]
+    aucs = []
+    for c, pool in enumerate(split.train_pools):
+        d = np.sqrt(((test[:, None, :] - emb[pool][None]) ** 2).sum(-1)).min(axis=1)
+        aucs.append(auc(data.labels[split.test] != c, d))
+    return float(np.mean(aucs))
+
+
+def own_results(name: str) -> dict | None:
+    """D's own-encoder results: a run under runs/core, else the archived copy."""
+    for base in (ROOT / "runs" / "core", ROOT / "benchmarks" / "results" / "json" / "core"):
+        path = base / f"{name}-fewshot" / "results.json"
+        if path.is_file():
+            return json.loads(path.read_text())
+    return None
+
+
+def pretrained(name: str, datasets, normalization=None, seed: int = 0) -> Path:
+    """A finished pretrained encoder at runs/pre/NAME (trained when missing)."""
+    out = ROOT / "runs" / "pre" / name
+    base = PretrainConfig()
+    cfg = replace(base, datasets=tuple(datasets), normalization=normalization or base.normalization,
+                  train=replace(base.train, seed=seed))
+    t0 = time.perf_counter()
+    _, hist, _ = pretrain(cfg, out)
+    print(f"  encoder {name}: {hist['seconds']:.0f} s training ({time.perf_counter() - t0:.0f} s with data)", flush=True)
+    return out
+
+
+def row(res: dict) -> dict:
+    return {"mean": res["mean"], "std": res["mean_std_over_seeds"], "seen_mean": res["seen_mean"],
+            "unseen_mean": res["unseen_mean"], "seeds": len(res["seeds"])}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--ablation", action="store_true", help="also the normalisation and synthetic-data ablations")
+    ap.add_argument("--json", type=Path, required=True)
+    ap.add_argument("--md", type=Path, required=True)
+    args = ap.parse_args()
+    cfg = EvalConfig(seeds=tuple(range(args.seeds)))
+    out = {"seeds": args.seeds, "datasets": {}, "ablation": {}}
+    all_dir = pretrained("all3", DEV)
+    for d in DEV:
+        print(d, flush=True)
+        data = load_dataset(d)
+        lodo = pretrained(f"lodo-{d}", [x for x in DEV if x != d])
+        floor = evaluate(data, replace(cfg, method="dct-distance"), progress=False)
+        own = own_results(d)
+        out["datasets"][d] = {
+            "floor_k3": row(floor),
+            "floor_pool_nn": pool_nn_floor(d),
+            "own": row(own) if own else None,
+            "lodo": row(evaluate(data, cfg, encoder_dir=lodo, progress=False)),
+            "pretrained": row(evaluate(data, cfg, encoder_dir=all_dir, progress=False)),
+        }
+    if args.ablation:
+        base = PretrainConfig().normalization
+        variants = {f"without {s}": (replace(base, **{s: False}), ()) for s in STEPS}
+        variants["with synthetic"] = (base, ("synthetic",))
+        for label, (norm, extra) in variants.items():
+            key = label.replace(" ", "-")
+            means = {}
+            for d in DEV:
+                enc = pretrained(f"lodo-{d}-{key}", [x for x in DEV if x != d] + list(extra), norm)
+                means[d] = row(evaluate(load_dataset(d), cfg, encoder_dir=enc, progress=False))
+            out["ablation"][label] = means
+    atomic_write_json(args.json, out)
+    atomic_write_bytes(args.md, markdown(out).encode())
+    print(markdown(out))
+
+
+def markdown(out: dict) -> str:
+    def cell(r):
+        return "–" if r is None else f"{r['mean']:.3f} ± {r['std']:.3f}"
+
+    lines = [f"| dataset | floor K=3 | floor pool NN | own encoder | LODO pretrained | pretrained (in-dataset) |",
+             "|---|---|---|---|---|---|"]
+    for d, r in out["datasets"].items():
+        lines.append(f"| {d} | {cell(r['floor_k3'])} | {r['floor_pool_nn']:.3f} | {cell(r['own'])} | "
+                     f"{cell(r['lodo'])} | {cell(r['pretrained'])} |")
+    mean = {k: np.mean([r[k]["mean"] for r in out["datasets"].values() if r[k]]) for k in ("floor_k3", "lodo",
+                                                                                          "pretrained")}
+    pool = np.mean([r["floor_pool_nn"] for r in out["datasets"].values()])
+    owns = [r["own"]["mean"] for r in out["datasets"].values() if r["own"]]
+    own = f"{np.mean(owns):.3f}" if len(owns) == len(out["datasets"]) else "–"
+    lines.append(f"| **mean** | {mean['floor_k3']:.3f} | {pool:.3f} | {own} | {mean['lodo']:.3f} | "
+                 f"{mean['pretrained']:.3f} |")
+    if out["ablation"]:
+        lines += ["", "| LODO pretraining | " + " | ".join(out["datasets"]) + " | mean |",
+                  "|---|" + "---|" * (len(out["datasets"]) + 1)]
+        full = {d: r["lodo"]["mean"] for d, r in out["datasets"].items()}
+        lines.append("| all steps | " + " | ".join(f"{v:.3f}" for v in full.values()) +
+                     f" | {np.mean(list(full.values())):.3f} |")
+        for label, means in out["ablation"].items():
+            vals = [means[d]["mean"] for d in out["datasets"]]
+            lines.append(f"| {label} | " + " | ".join(f"{v:.3f}" for v in vals) + f" | {np.mean(vals):.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

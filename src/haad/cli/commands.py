@@ -67,12 +67,22 @@ def cmd_evaluate(args) -> int:
     from haad.evaluation.config import EvalConfig
     from haad.evaluation.protocol import evaluate
     from haad.evaluation.report import format_results
+    from haad.evaluation.within import DEFAULT_PROTOCOL
 
     data = load_dataset(args.dataset, args.data_dir)
-    cfg = _eval_config(args, _seeds(args.seeds, args.first_seed), args.method or EvalConfig.method)
-    res = evaluate(data, cfg, encoder_dir=args.encoder, out_dir=args.out, progress=not args.quiet,
-                   log=None if args.quiet else _log)
-    print(format_results(res))
+    protocol = args.protocol or DEFAULT_PROTOCOL.get(Path(str(data.source)).name, "category")
+    seeds = _seeds(args.seeds, args.first_seed)
+    if protocol != "category":
+        from haad.evaluation.within import WithinConfig, evaluate_within, format_within
+
+        cfg = WithinConfig(protocol, **_given(args, "method", "k_shot"), seeds=tuple(seeds))
+        res = evaluate_within(data, cfg, encoder=args.encoder, log=None if args.quiet else _log)
+        print(format_within(res))
+    else:
+        cfg = _eval_config(args, seeds, args.method or EvalConfig.method)
+        res = evaluate(data, cfg, encoder_dir=args.encoder, out_dir=args.out, progress=not args.quiet,
+                       log=None if args.quiet else _log)
+        print(format_results(res))
     print(f"results written to {_write_results(args.out, res)}")
     return 0
 

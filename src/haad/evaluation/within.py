@@ -1,0 +1,175 @@
+"""Within-category anomaly protocols: real deviations inside one action, not another action.
+
+The category protocol (:mod:`.protocol`) calls "another category" the anomaly. These protocols test
+what practitioners look for instead: a wrong execution of the right exercise, another style of the
+same motion, another population doing the same motion. Each builds, for every normal category c, a
+:class:`Task`: the pool its K support clips are drawn from, and the normal and anomalous test clips.
+Per seed s and task i, the support is drawn with ``numpy.random.default_rng([s, i])``; the detector
+scores the task's test clips by mean embedding distance (Eq. 6) and the ROC AUC is computed with the
+task's anomalous clips as positives.
+
+* ``ui-prmd-cross-subject`` (the default for ui-prmd): for each exercise, support from the correct
+  episodes of subjects 1-8; test on subjects 9-10, correct (normal) against incorrect (anomalous).
+* ``bandai-namco-style`` (the default for bandai-namco): for each motion, support from the first 80%
+  of its ``normal``-style clips (by id); test on the other ``normal`` clips against the ``elderly`` ones.
+* ``kinder-gator-population``: for each motion, support from adults; test on children, that motion's
+  clips (normal) against the other motions' (anomalous).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from haad.data.collection import Collection
+from haad.data.windows import WindowConfig, make_windows
+from haad.detector import FewShotDetector
+from haad.evaluation.metrics import auc, mean_std
+
+
+@dataclass(frozen=True)
+class Task:
+    """One normal category's test: support pool, normal and anomalous test clips (indices)."""
+
+    name: str
+    support_pool: np.ndarray
+    test_normal: np.ndarray
+    test_anomalous: np.ndarray
+
+
+def ui_prmd_tasks(data: Collection) -> list:
+    """Cross-subject: support from subjects 1-8's correct episodes; test on subjects 9-10."""
+    from haad.data.ui_prmd import ui_prmd_episodes
+
+    meta = ui_prmd_episodes(data)
+    train, test = meta["subject"] <= 8, meta["subject"] >= 9
+    tasks = []
+    for c, name in enumerate(data.class_names):
+        mine = data.labels == c
+        tasks.append(Task(name, np.flatnonzero(mine & train & meta["correct"]),
+                          np.flatnonzero(mine & test & meta["correct"]), np.flatnonzero(mine & test & ~meta["correct"])))
+    return tasks
+
+
+def bandai_style_tasks(data: Collection) -> list:
+    """Style: ``normal`` clips (80% support pool by id, 20% test) against ``elderly`` clips."""
+    from haad.data.bandai_namco import bandai_namco_styles
+
+    style = bandai_namco_styles(data)
+    tasks = []
+    for c, name in enumerate(data.class_names):
+        normal = np.flatnonzero((data.labels == c) & (style == "normal"))
+        normal = normal[np.lexsort(data.order_keys[normal].T[::-1])]
+        cut = int(round(0.8 * len(normal)))
+        tasks.append(Task(name, normal[:cut], normal[cut:], np.flatnonzero((data.labels == c) & (style == "elderly"))))
+    return tasks
+
+
+def population_tasks(data: Collection) -> list:
+    """Population: support from adults; test on children (this motion normal, the others anomalous)."""
+    from haad.data.kinder_gator import kinder_gator_participants
+
+    child = kinder_gator_participants(data)["child"]
+    return [Task(name, np.flatnonzero((data.labels == c) & ~child), np.flatnonzero((data.labels == c) & child),
+                 np.flatnonzero((data.labels != c) & child)) for c, name in enumerate(data.class_names)]
+
+
+PROTOCOLS = {"ui-prmd-cross-subject": ui_prmd_tasks, "bandai-namco-style": bandai_style_tasks,
+             "kinder-gator-population": population_tasks}
+# The protocol ``haad evaluate`` runs by default on a dataset (others: the category protocol).
+DEFAULT_PROTOCOL = {"ui-prmd": "ui-prmd-cross-subject", "bandai-namco": "bandai-namco-style"}
+
+
+@dataclass(frozen=True)
+class WithinConfig:
+    """Attributes:
+        protocol: a name in :data:`PROTOCOLS`.
+        method: ``fewshot`` (an encoder, default the built-in one) or ``dct-distance`` (the no-learning floor).
+        seeds: the seeds (support draws).
+        k_shot: support clips per task.
+        window: windowing; whole episodes resampled to 60 frames, since a deviation may come late.
+    """
+
+    protocol: str
+    method: str = "fewshot"
+    seeds: tuple = tuple(range(10))
+    k_shot: int = 3
+    window: WindowConfig = field(default_factory=lambda: WindowConfig(crop="resample"))
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {self.protocol!r}; choose from {sorted(PROTOCOLS)}")
+        if self.method not in ("fewshot", "dct-distance"):
+            raise ValueError(f"method must be fewshot or dct-distance, got {self.method!r}")
+        if self.k_shot < 1 or not self.seeds:
+            raise ValueError("need k_shot >= 1 and at least one seed")
+
+    def options(self) -> dict:
+        d = asdict(self)
+        d["seeds"] = list(self.seeds)
+        return d
+
+
+def _embed(data: Collection, config: WithinConfig, encoder) -> tuple[np.ndarray, dict]:
+    """Every clip's embedding once, and what describes the encoder in the results."""
+    from haad.embedders import DCTEmbedder
+
+    if config.method == "dct-distance":
+        return DCTEmbedder()(make_windows(data.clips, data.layout.root, config.window)), {"encoder": None}
+    from haad.encoders import resolve_encoder
+    from haad.preprocess import prepare_collection
+
+    chosen = resolve_encoder(encoder)
+    info = {"encoder": chosen.spec, "encoder_trained_on": chosen.trained_datasets()}
+    if chosen.pretrained is not None:
+        data = prepare_collection(data, chosen.normalization)
+    elif chosen.header is not None:
+        joints = chosen.header.get("meta", {}).get("layout", {}).get("joint_names")
+        if joints is not None and list(joints) != list(data.layout.joint_names):
+            raise ValueError(f"encoder {chosen.spec} was trained on another skeleton than {data.layout.name!r}")
+    return chosen.embedder(make_windows(data.clips, data.layout.root, config.window)), info
+
+
+def evaluate_within(data: Collection, config: WithinConfig, encoder=None, log=None) -> dict:
+    """Run a within-category protocol and return its results dict (``per_category``: per task, the AUC's
+    mean and std over seeds and the values; ``mean``: the mean over tasks)."""
+    tasks = PROTOCOLS[config.protocol](data)
+    for t in tasks:
+        if len(t.support_pool) < config.k_shot or not len(t.test_normal) or not len(t.test_anomalous):
+            raise ValueError(f"{config.protocol}, {t.name}: {len(t.support_pool)} support clips (K = {config.k_shot}), "
+                             f"{len(t.test_normal)} normal and {len(t.test_anomalous)} anomalous test clips")
+    emb, info = _embed(data, config, encoder)
+    det = FewShotDetector(None, data.layout)
+    aucs = np.zeros((len(config.seeds), len(tasks)))
+    for s, seed in enumerate(config.seeds):
+        for i, t in enumerate(tasks):
+            support = np.random.default_rng([int(seed), i]).choice(t.support_pool, config.k_shot, replace=False)
+            det.fit_embeddings(emb[np.sort(support)])
+            test = np.concatenate([t.test_normal, t.test_anomalous])
+            labels = np.r_[np.zeros(len(t.test_normal)), np.ones(len(t.test_anomalous))].astype(bool)
+            aucs[s, i] = auc(labels, det.score_embeddings(emb[test]))
+        if log:
+            log(f"{config.protocol} seed {seed}: mean AUC {aucs[s].mean():.3f}")
+    return {
+        "dataset": data.source, "protocol": config.protocol, "method": config.method,
+        "seeds": [int(s) for s in config.seeds], "k_shot": config.k_shot, "options": config.options(),
+        "layout": data.layout.name, **info,
+        "tasks": {t.name: {"support_pool": int(len(t.support_pool)), "test_normal": int(len(t.test_normal)),
+                           "test_anomalous": int(len(t.test_anomalous))} for t in tasks},
+        "per_category": {t.name: mean_std(aucs[:, i]) for i, t in enumerate(tasks)},
+        "mean": float(aucs.mean()), "mean_std_over_seeds": float(aucs.mean(axis=1).std()),
+    }
+
+
+def format_within(res: dict) -> str:
+    """A per-task table (mean +- std over seeds) and the mean."""
+    width = max(12, *(len(n) + 2 for n in res["per_category"]))
+    lines = [f"dataset {res['dataset']}  protocol {res['protocol']}  method {res['method']}  "
+             f"encoder {res.get('encoder')}  K={res['k_shot']}  seeds={len(res['seeds'])}",
+             f"{'task':<{width}} normal anomalous  AUC mean +- std"]
+    for name, pc in res["per_category"].items():
+        t = res["tasks"][name]
+        lines.append(f"{name:<{width}} {t['test_normal']:6d} {t['test_anomalous']:9d}  {pc['mean']:.3f} +- {pc['std']:.3f}")
+    lines.append(f"{'mean':<{width}} {'':16}  {res['mean']:.3f} +- {res['mean_std_over_seeds']:.3f}")
+    return "\n".join(lines)

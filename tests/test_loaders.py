@@ -16,7 +16,6 @@ from haad.data import (
     DATASETS,
     Collection,
     DataError,
-    MissingDataError,
     load_dataset,
     load_humanact12,
     load_npz,

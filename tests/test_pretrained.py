@@ -17,7 +17,7 @@ from haad.data.collection import Collection
 from haad.data.generic import save_npz
 from haad.data.synthetic import synthesize
 from haad.detector import FewShotDetector
-from haad.encoders import BUILTIN_DIR, resolve_encoder
+from haad.encoders import BUILTIN_DIR
 from haad.inference import SupportConfig, fit_detector, score_rows
 from haad.skeleton import Layout
 

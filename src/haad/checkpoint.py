@@ -25,12 +25,13 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from haad.storage import atomic_path, atomic_write_json
+from haad.storage import atomic_path, atomic_write_json, file_digest
 
 FORMAT_VERSION = 2
-"""Version 2: every detector stores its ``decision_scores`` and threshold (few-shot detectors' were
-``loo_scores``; baselines had none), few-shot detectors always store ``n_real_support`` and
-``provenance``, and every checkpoint carries a save token."""
+"""Version 2: every checkpoint records its weights' sha256 (verified on load) and a save token; every
+detector stores its ``decision_scores`` and threshold (few-shot detectors' were ``loo_scores``;
+baselines had none); few-shot detectors always store ``n_real_support``, ``provenance`` and
+``preprocessor``."""
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
 
@@ -47,9 +48,11 @@ def save_checkpoint(directory, tensors: dict, kind: str, config: dict, meta: dic
     token = uuid.uuid4().hex
     with atomic_path(directory / WEIGHTS) as tmp:
         save_file(flat, str(tmp), metadata={"haad_token": token})
+        digest = file_digest(tmp)
     atomic_write_json(
         directory / CONFIG,
-        {"format_version": FORMAT_VERSION, "kind": kind, "config": config, "meta": meta or {}, "token": token},
+        {"format_version": FORMAT_VERSION, "kind": kind, "config": config, "meta": meta or {}, "token": token,
+         "weights_sha256": digest},
     )
     return directory
 
@@ -63,32 +66,56 @@ def load_checkpoint(directory, kind: str | None = None) -> tuple[dict, dict]:
         raise CheckpointError(f"{directory}: not a checkpoint (expected {CONFIG} and {WEIGHTS})")
     try:
         header = json.loads(cfg_path.read_text())
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{cfg_path}: invalid JSON ({e})") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{cfg_path}: expected a JSON object with format_version, kind, config and meta, "
+                              f"got a JSON {type(header).__name__}")
     version = header.get("format_version")
+    if isinstance(version, int) and version > FORMAT_VERSION:
+        raise CheckpointError(f"{cfg_path}: format version {version} was written by a newer haad; this one reads "
+                              f"versions 1 to {FORMAT_VERSION} (upgrade haad)")
     if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
         raise CheckpointError(f"{cfg_path}: format version {version!r}, this haad reads 1 to {FORMAT_VERSION}")
+    for field, types in (("kind", str), ("config", dict), ("meta", dict)):
+        if field in header and not isinstance(header[field], types):
+            raise CheckpointError(f"{cfg_path}: field {field!r} must be a JSON {types.__name__}, "
+                                  f"got {type(header[field]).__name__}")
+    if not isinstance(header.get("kind"), str) or not isinstance(header.get("config"), dict):
+        raise CheckpointError(f"{cfg_path}: missing field 'kind' or 'config'")
     if kind is not None and header.get("kind") != kind:
         raise CheckpointError(f"{directory}: holds a {header.get('kind')!r} checkpoint, expected {kind!r}")
-    with safe_open(str(w_path), framework="pt") as f:
-        weights_token = (f.metadata() or {}).get("haad_token")
-    tensors = load_file(str(w_path))
     try:
-        header, tensors = migrate(header, tensors, weights_token)
-    except CheckpointError as e:
-        raise CheckpointError(f"{directory}: {e}") from None
-    if header.get("token") != weights_token:
+        with safe_open(str(w_path), framework="pt") as f:
+            weights_token = (f.metadata() or {}).get("haad_token")
+    except Exception as e:  # safetensors raises its own error types for truncated or foreign files
+        raise CheckpointError(f"{w_path}: not a readable safetensors file ({type(e).__name__}: {e})") from None
+    if (version >= 2 or "token" in header) and header.get("token") != weights_token:
         raise CheckpointError(f"{directory}: {WEIGHTS} and {CONFIG} come from different saves "
                               "(an interrupted write?); delete the directory or restore it from a copy")
+    digest = file_digest(w_path)
+    if version >= 2 and header.get("weights_sha256") != digest:
+        raise CheckpointError(f"{w_path}: its sha256 differs from the one recorded in {CONFIG} (a corrupted or "
+                              "replaced file); restore the checkpoint from a copy or recreate it")
+    try:
+        tensors = load_file(str(w_path))
+    except Exception as e:
+        raise CheckpointError(f"{w_path}: not a readable safetensors file ({type(e).__name__}: {e})") from None
+    try:
+        header, tensors = migrate(header, tensors, weights_token, digest)
+    except CheckpointError as e:
+        raise CheckpointError(f"{directory}: {e}") from None
     return tensors, header
 
 
-def migrate(header: dict, tensors: dict, weights_token: str | None) -> tuple[dict, dict]:
+def migrate(header: dict, tensors: dict, weights_token: str | None, digest: str) -> tuple[dict, dict]:
     """Bring a checkpoint read from disk up to :data:`FORMAT_VERSION`, one version at a time."""
     header, tensors = dict(header), dict(tensors)
     if header["format_version"] == 1:
-        # Early version-1 files carry no save token: nothing to check them against.
+        # Early version-1 files carry no save token, and no version-1 file a digest: nothing to check
+        # them against.
         header.setdefault("token", weights_token)
+        header["weights_sha256"] = digest
         if header.get("kind") == "fewshot-detector":
             config = dict(header["config"])
             config.setdefault("provenance", {})

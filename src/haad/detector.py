@@ -19,11 +19,11 @@ import numpy as np
 import torch
 
 from haad.base_detector import BaseDetector
-from haad.checkpoint import load_checkpoint, prefixed_state, save_checkpoint
+from haad.checkpoint import CheckpointError, load_checkpoint, prefixed_state, save_checkpoint
 from haad.data.windows import WindowConfig
 from haad.distances import exact_distances, mean_distance
 from haad.embedders import DCTEmbedder, EncoderEmbedder
-from haad.encoder import ActionEncoder, EncoderConfig
+from haad.encoder import ActionEncoder
 from haad.explain import embedding_split, normalize_shares, occlusion_drops
 from haad.preprocess import Preprocessor
 from haad.skeleton import Layout
@@ -185,14 +185,19 @@ class FewShotDetector(BaseDetector):
     def stream_windows(self, stream: np.ndarray, hop: int = 10) -> tuple[np.ndarray, list]:
         """Sliding windows over a long (T, J, 3) recording: (start frames, the windows' frames).
 
-        Windows of ``window.length`` frames start every ``hop`` frames (the last one ends at the last
-        frame; a recording shorter than a window gives one, padded when windowed); each is normalised
+        Windows of ``window.length`` frames (counted at the encoder's frame rate: a preprocessor that
+        resamples gets the same span of time in input frames) start every ``hop`` input frames (the last
+        one ends at the last frame; a recording shorter than a window gives one, padded when windowed); each is normalised
         on its own first frame like any clip.
         """
         if hop < 1:
             raise ValueError(f"hop must be >= 1, got {hop}")
         stream = np.asarray(stream)
         h = self.window.length
+        pre = self.preprocessor
+        if pre is not None and pre.fps is not None and pre.normalization.fps is not None:
+            # The preprocessor resamples each window to the encoder's rate: cut the same span of time.
+            h = max(1, int(round(h * pre.fps / pre.normalization.fps)))
         if stream.ndim != 3 or stream.shape[1:] != (self.layout.num_joints, 3) or len(stream) == 0:
             raise ValueError(f"stream: expected (frames, {self.layout.num_joints}, 3), got {stream.shape}")
         starts = list(range(0, max(len(stream) - h, 0) + 1, hop))
@@ -239,22 +244,36 @@ class FewShotDetector(BaseDetector):
     @classmethod
     def load(cls, directory) -> "FewShotDetector":
         """Read a detector written by :meth:`save` (any format version :mod:`haad.checkpoint` migrates)."""
+        from haad.train import encoder_config_from
+
         tensors, header = load_checkpoint(directory, kind=DETECTOR_KIND)
-        cfg = header["config"]
-        if cfg["embedder"] == "fewshot":
-            enc = ActionEncoder(EncoderConfig(**cfg["encoder"]))
-            enc.load_state_dict(prefixed_state(tensors, "model."))
-            embedder = EncoderEmbedder(enc)
-        else:
-            embedder = DCTEmbedder(cfg["n_coef"])
-        pre = cfg["preprocessor"]
-        det = cls(embedder, Layout.from_dict(cfg["layout"]), WindowConfig(**cfg["window"]),
-                  cfg["threshold_quantile"], Preprocessor.from_dict(pre) if pre else None)
-        det.support_embeddings_ = tensors["support_embeddings"].numpy()
-        det.n_real_support_ = int(tensors["n_real_support"][0])
-        windows = tensors.get("support_windows")  # absent when fitted from embeddings alone
-        det.support_windows_ = windows.numpy() if windows is not None else None
-        det.decision_scores_ = tensors["decision_scores"].numpy()
-        det.threshold_ = float(cfg["threshold"])
-        det.provenance = cfg["provenance"]
+        cfg, where = header["config"], Path(directory) / "config.json"
+        try:
+            if cfg["embedder"] == "fewshot":
+                enc = ActionEncoder(encoder_config_from(cfg["encoder"], where))
+                try:
+                    enc.load_state_dict(prefixed_state(tensors, "model."))
+                except RuntimeError:
+                    raise CheckpointError(f"{directory}: its encoder weights do not fit the encoder its config.json "
+                                          f"describes ({enc.config.num_joints} joints; layout "
+                                          f"{cfg['layout'].get('name')!r})") from None
+                embedder = EncoderEmbedder(enc)
+            else:
+                embedder = DCTEmbedder(int(cfg["n_coef"]))
+            pre = cfg["preprocessor"]
+            det = cls(embedder, Layout.from_dict(cfg["layout"]), WindowConfig(**cfg["window"]),
+                      float(cfg["threshold_quantile"]), Preprocessor.from_dict(pre) if pre else None)
+            det.support_embeddings_ = tensors["support_embeddings"].numpy()
+            det.n_real_support_ = int(tensors["n_real_support"][0])
+            windows = tensors.get("support_windows")  # absent when fitted from embeddings alone
+            det.support_windows_ = windows.numpy() if windows is not None else None
+            det.decision_scores_ = tensors["decision_scores"].numpy()
+            det.threshold_ = float(cfg["threshold"])
+            det.provenance = dict(cfg["provenance"])
+        except KeyError as e:
+            raise CheckpointError(f"{where}: missing field {e.args[0]!r} of a saved detector") from None
+        except (TypeError, ValueError, AttributeError) as e:
+            raise CheckpointError(f"{where}: malformed detector config ({e})") from None
+        if not np.isfinite(det.threshold_) or not np.isfinite(det.support_embeddings_).all():
+            raise CheckpointError(f"{directory}: the saved threshold or support embeddings are not finite")
         return det

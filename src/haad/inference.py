@@ -80,6 +80,9 @@ def support_indices(support: Collection, config: SupportConfig, name: str = "sup
             raise ValueError(f"category {config.category!r} not in {name}: {support.class_names}")
         idx = np.flatnonzero(support.labels == support.class_names.index(config.category))
     if config.k_shot is not None:
+        if config.k_shot > len(idx):
+            what = f"category {config.category!r}" if config.category is not None else "it"
+            raise ValueError(f"k_shot {config.k_shot}: {name} has only {len(idx)} clips of {what}")
         idx = idx[: config.k_shot]
     if len(idx) == 0:
         raise ValueError(f"{name}: no support clips")

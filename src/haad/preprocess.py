@@ -65,7 +65,9 @@ def preprocessor_for(collection: Collection, normalization: SensorNormConfig, jo
     """The :class:`Preprocessor` for clips recorded like ``collection`` (its layout, frame rate and
     handedness)."""
     mapping = map_layout(collection.layout, joint_map)
-    mirrored = normalization.handedness and detect_mirrored(canonicalize(collection, joint_map), normalization)
+    # As in normalize_collection: the mirror vote needs the up axis and the facing to be normalised.
+    vote = normalization.handedness and normalization.up_axis and normalization.facing
+    mirrored = vote and detect_mirrored(canonicalize(collection, joint_map), normalization)
     return Preprocessor(mapping, normalization, collection.fps, bool(mirrored))
 
 

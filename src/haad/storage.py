@@ -90,3 +90,50 @@ def arrays_digest(*arrays, length: int | None = 32) -> str:
 def json_digest(obj, length: int | None = None) -> str:
     """sha256 of ``obj`` as canonical JSON (sorted keys)."""
     return bytes_digest(json.dumps(obj, sort_keys=True).encode(), length=length)
+
+
+@contextlib.contextmanager
+def claim_output_dir(directory, identity: dict, results: str = "results.json", force: bool = False):
+    """Hold ``directory`` for one run: refuse it while another run holds it (a lock file with the
+    holder's pid; a lock whose process is gone is taken over), and refuse it when its ``results``
+    file was written by a run whose ``identity`` (e.g. dataset, method, seeds, options) differs, so
+    one run's results never silently replace another's (``force`` allows that)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = directory / ".haad.lock"
+    previous = directory / results
+    if previous.is_file() and not force:
+        try:
+            old = json.loads(previous.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            old = None
+        wanted = json.loads(json.dumps(identity))
+        if not isinstance(old, dict) or any(old.get(k) != v for k, v in wanted.items()):
+            differs = [k for k, v in wanted.items() if not isinstance(old, dict) or old.get(k) != v]
+            raise ValueError(f"{previous} holds the results of another run (it differs in {', '.join(differs)}); "
+                             "choose another --out, or pass --force to replace them")
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or 0)
+                os.kill(pid, 0)
+            except (ValueError, ProcessLookupError, FileNotFoundError):
+                with contextlib.suppress(FileNotFoundError):
+                    lock.unlink()  # left by a run that is gone
+                continue
+            except PermissionError:
+                pass
+            raise ValueError(f"{directory} is in use by another haad run (pid {pid}, {lock}); "
+                             "wait for it or choose another --out") from None
+    else:
+        raise ValueError(f"{directory}: could not take {lock}")
+    try:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        yield directory
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()

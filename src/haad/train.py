@@ -87,15 +87,32 @@ def save_encoder(directory, encoder: ActionEncoder, meta: dict | None = None, op
     return save_checkpoint(directory, tensors, ENCODER_KIND, encoder.config.to_dict(), meta)
 
 
+def encoder_config_from(d, where) -> EncoderConfig:
+    """An :class:`EncoderConfig` from a checkpoint's ``config`` (``where`` names the file in errors)."""
+    known = {f.name for f in fields(EncoderConfig)}
+    if not isinstance(d, dict):
+        raise CheckpointError(f"{where}: 'config' must be a JSON object of encoder settings, got {type(d).__name__}")
+    unknown, missing = sorted(set(d) - known), sorted(n for n in ("num_joints", "window") if n not in d)
+    if unknown or missing:
+        raise CheckpointError(f"{where}: encoder config has unknown field(s) {unknown} or lacks {missing}; "
+                              f"expected fields: {sorted(known)}")
+    try:
+        return EncoderConfig(**d)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{where}: bad encoder config ({e})") from None
+
+
 def load_encoder(directory) -> tuple[ActionEncoder, dict]:
     """Load an encoder checkpoint; returns the module in eval mode and the checkpoint header."""
     tensors, header = load_checkpoint(directory, kind=ENCODER_KIND)
-    enc = ActionEncoder(EncoderConfig(**header["config"]))
+    enc = ActionEncoder(encoder_config_from(header["config"], Path(directory) / "config.json"))
     state = prefixed_state(tensors, "model.")
     try:
         enc.load_state_dict(state)
-    except RuntimeError as e:
-        raise CheckpointError(f"{directory}: weights do not match the stored config ({e})") from None
+    except RuntimeError:
+        raise CheckpointError(f"{directory}: its weights do not fit the encoder its config.json describes "
+                              f"({enc.config.num_joints} joints, window {enc.config.window}); the files do not "
+                              "belong together") from None
     enc.eval()
     return enc, header
 

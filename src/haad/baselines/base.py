@@ -147,15 +147,24 @@ class CategoryDetector(BaseDetector):
     def load(cls, directory, progress: bool = False) -> "CategoryDetector":
         """Read a baseline written by :meth:`save`."""
         tensors, header = load_checkpoint(directory, kind=KIND_PREFIX + cls.name)
-        cfg = header["config"]
-        det = cls(Layout.from_dict(cfg["layout"]), config=cfg["config"], seed=cfg["seed"], progress=progress,
-                  window=WindowConfig(**cfg["window"]), threshold_quantile=cfg["threshold_quantile"])
-        det.frames_ = int(cfg["frames"])
+        cfg, where = header["config"], Path(directory) / "config.json"
+        try:
+            det = cls(Layout.from_dict(cfg["layout"]), config=cfg["config"], seed=cfg["seed"], progress=progress,
+                      window=WindowConfig(**cfg["window"]), threshold_quantile=cfg["threshold_quantile"])
+            det.frames_ = int(cfg["frames"])
+            det.decision_scores_ = tensors.pop(DECISION_SCORES).numpy()
+            det.threshold_ = float(cfg["threshold"])
+            det.model_ = det._build(extra=cfg.get("extra") or {})
+        except KeyError as e:
+            raise CheckpointError(f"{where}: missing field {e.args[0]!r} of a saved {cls.name} model") from None
+        except (TypeError, ValueError, AttributeError) as e:
+            raise CheckpointError(f"{where}: malformed {cls.name} config ({e})") from None
         det.fit_seconds_ = header.get("meta", {}).get("fit_seconds")
-        det.decision_scores_ = tensors.pop(DECISION_SCORES).numpy()
-        det.threshold_ = float(cfg["threshold"])
-        det.model_ = det._build(extra=cfg.get("extra") or {})
-        missing, unexpected = det.model_.load_state_dict(tensors, strict=False)
+        try:
+            missing, unexpected = det.model_.load_state_dict(tensors, strict=False)
+        except RuntimeError:  # tensor shapes differ from the model the config describes
+            raise CheckpointError(f"{directory}: its weights do not fit the {cls.name} model its config.json describes "
+                                  f"(layout {det.layout.name!r}, {det.layout.num_joints} joints)") from None
         if missing or unexpected:
             raise CheckpointError(f"{directory}: weights do not match the model (missing {missing}, unexpected {unexpected})")
         det.model_.eval()

@@ -64,6 +64,7 @@ def _log(msg: str) -> None:
 
 def cmd_evaluate(args) -> int:
     from haad.data import load_dataset
+    from haad.storage import claim_output_dir
     from haad.evaluation.config import EvalConfig
     from haad.evaluation.protocol import evaluate
     from haad.evaluation.report import format_results
@@ -76,14 +77,21 @@ def cmd_evaluate(args) -> int:
         from haad.evaluation.within import WithinConfig, evaluate_within, format_within
 
         cfg = WithinConfig(protocol, **_given(args, "method", "k_shot"), seeds=tuple(seeds))
-        res = evaluate_within(data, cfg, encoder=args.encoder, log=None if args.quiet else _log)
-        print(format_within(res))
-    else:
-        cfg = _eval_config(args, seeds, args.method or EvalConfig.method)
+        identity = {"dataset": data.source, "protocol": protocol, "method": cfg.method, "options": cfg.options(),
+                    "encoder": args.encoder or "builtin" if cfg.method == "fewshot" else None}
+        with claim_output_dir(args.out, identity, force=args.force):
+            res = evaluate_within(data, cfg, encoder=args.encoder, log=None if args.quiet else _log)
+            print(format_within(res))
+            print(f"results written to {_write_results(args.out, res)}")
+        return 0
+    cfg = _eval_config(args, seeds, args.method or EvalConfig.method)
+    identity = {"dataset": data.source, "method": cfg.method, "seeds": list(cfg.seeds), "options": cfg.options(),
+                "encoder": args.encoder}
+    with claim_output_dir(args.out, identity, force=args.force):
         res = evaluate(data, cfg, encoder_dir=args.encoder, out_dir=args.out, progress=not args.quiet,
                        log=None if args.quiet else _log)
         print(format_results(res))
-    print(f"results written to {_write_results(args.out, res)}")
+        print(f"results written to {_write_results(args.out, res)}")
     return 0
 
 

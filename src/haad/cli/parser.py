@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder", default=None,
                    help="score with this encoder instead of training one per seed: builtin (the pretrained encoder "
                         "shipped with haad) or an encoder checkpoint directory")
+    p.add_argument("--force", action="store_true",
+                   help="replace results in --out written by a run with other settings")
     p.add_argument("--protocol", default=None,
                    choices=("category", "ui-prmd-cross-subject", "bandai-namco-style", "kinder-gator-population"),
                    help="category (anomaly = another category; the default) or a within-category protocol (the "

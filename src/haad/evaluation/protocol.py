@@ -144,6 +144,8 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
         from haad.encoders import resolve_encoder
 
         chosen = resolve_encoder(encoder_dir)
+        if chosen.header is None:
+            raise ValueError(f"encoder {chosen.spec!r} is the no-learning embedding: use --method dct-distance")
         encoder = chosen.embedder.encoder
         if chosen.pretrained is not None:
             if config.augment.mode != "none":

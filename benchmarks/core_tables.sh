@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Core results: the few-shot detector (learned encoder, no generative augmentation) beside the
-# no-learning floor (dct-distance), 10 seeds, both datasets.
+# no-learning floor (dct-distance), 10 seeds, the three dev datasets.
 # Usage: bash benchmarks/core_tables.sh [OUT_ROOT]   (needs HAAD_DATA_DIR or ../shared/data)
 set -euo pipefail
 out=${1:-runs/core}
-for ds in utd-mhad nw-ucla; do
+for ds in utd-mhad nw-ucla florence3d; do
   haad evaluate --dataset "$ds" --method dct-distance --seeds 10 --quiet --out "$out/$ds-dct-distance"
   haad evaluate --dataset "$ds" --method fewshot --seeds 10 --quiet --out "$out/$ds-fewshot"
 done

@@ -36,6 +36,7 @@ def report(runs: Path, out: Path) -> list:
     md = []
     for ds in ("utd-mhad", "nw-ucla"):
         md += sections.dataset(inp, ds)
+    md += sections.core_only(inp, "florence3d")
     md += sections.generator_quality(inp) + sections.thresholds(inp) + sections.explanations(inp)
     inp.archive()
     return md

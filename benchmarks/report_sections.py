@@ -27,6 +27,12 @@ def dataset(inp: Inputs, ds: str) -> list:
     return md
 
 
+def core_only(inp: Inputs, ds: str) -> list:
+    """A dataset measured under the core protocol only (ours and the floor)."""
+    core = {m: inp.load(inp.runs / "core" / f"{ds}-{m}" / "results.json") for m in ("fewshot", "dct-distance")}
+    return [f"## {ds}", ""] + core_table(core) + [""]
+
+
 def core_table(core: dict) -> list:
     md = ["### Core: learned encoder vs no-learning floor (K = 3)", "", HEAD,
           row("fewshot (ours, no generative augmentation)", core["fewshot"]),

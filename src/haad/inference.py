@@ -147,6 +147,12 @@ def fit_detector(support: Collection, encoder=None, config: SupportConfig = Supp
         chosen = resolve_encoder(encoder) if encoder is None or isinstance(encoder, (str, Path)) else None
     embedder = chosen.embedder if chosen is not None else encoder
     preprocessor = None
+    trained_on = ((chosen.header or {}).get("meta", {}).get("layout") or {}) if chosen is not None else {}
+    if chosen is not None and chosen.pretrained is None and trained_on.get("joint_names") is not None \
+            and list(trained_on["joint_names"]) != list(support.layout.joint_names):
+        raise ValueError(f"encoder {chosen.spec} was trained on layout {trained_on.get('name')!r}; {name} uses "
+                         f"{support.layout.name!r} (joints {', '.join(support.layout.joint_names)}): a per-dataset "
+                         "encoder takes its own layout only (the built-in pretrained encoder maps any layout)")
     if chosen is not None and chosen.pretrained is not None:
         if generator_dir is not None:
             raise ValueError("generated support variants need a per-dataset encoder (the generator works on the "

@@ -46,7 +46,7 @@ def run_benchmark(data: Collection, configs: list, out_dir, progress: bool = Fal
             if log:
                 log(f"{cfg.method}: reusing {method_dir / 'results.json'} (same dataset, seeds and options)")
         elif isinstance(cfg, BaselineEvalConfig):
-            res = evaluate_baseline(data, cfg, progress=progress, log=log)
+            res = evaluate_baseline(data, cfg, progress=progress, log=log, out_dir=method_dir)
         else:
             res = evaluate(data, cfg, out_dir=method_dir, progress=progress, log=log)
         atomic_write_json(method_dir / "results.json", res)

@@ -66,6 +66,10 @@ class ProtocolMethod(ABC):
         """Training-time fields of the results."""
         return {"train_seconds": 0.0}
 
+    def snapshot(self) -> dict:
+        """Arrays worth keeping of the current seed for reports (none by default)."""
+        return {}
+
 
 class FewShotMethod(ProtocolMethod):
     """The few-shot detector (or its no-learning floor): one encoder per seed, K support clips per category.
@@ -121,6 +125,14 @@ class FewShotMethod(ProtocolMethod):
 
     def test_scores(self, detector: FewShotDetector) -> np.ndarray:
         return detector.score_embeddings(self.test_embeddings)
+
+    def snapshot(self) -> dict:
+        """The test clips' embeddings and each category's support draw (indices into the collection)."""
+        draws = np.full((len(self.draws), max(len(d) for d in self.draws)), -1, dtype=np.int64)
+        for c, d in enumerate(self.draws):
+            draws[c, :len(d)] = d
+        return {"test_embeddings": self.test_embeddings.astype(np.float32), "support_draws": draws,
+                "support_embeddings": self.embeddings[draws[draws >= 0]].astype(np.float32)}
 
     def timing(self) -> dict:
         return {"train_seconds": float(np.mean(self.train_seconds)) if self.train_seconds else 0.0}

@@ -11,7 +11,7 @@ on c's whole training pool), scores the pooled test set, and computes the ROC AU
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,18 +28,38 @@ __all__ = ["METHODS", "BaselineEvalConfig", "EvalConfig", "evaluate", "evaluate_
            "summarize", "summarize_matrix"]
 
 
-def run_protocol(method: ProtocolMethod, seeds, log=None) -> tuple[np.ndarray, np.ndarray]:
-    """The protocol's seeds x categories loop for any method.
+@dataclass
+class ProtocolRun:
+    """What :func:`run_protocol` measured.
 
-    Returns the (S, C) AUCs and, per seed and category (seed-major), the (false-positive rate on
-    normal test clips, true-positive rate on anomalous ones) of the detector's own ``threshold_``.
+    Attributes:
+        aucs: (S, C) AUC per seed and normal category.
+        calibration: (S * C, 2), seed-major: the false-positive rate on normal test clips and the
+            true-positive rate on anomalous ones of each detector's own ``threshold_``.
+        scores: (S, C, N) every detector's scores of the N pooled test clips.
+        thresholds: (S, C) each detector's ``threshold_``.
+        snapshot: arrays the method keeps of its first seed (the few-shot method: the test clips'
+            embeddings and every category's support draw), for reports.
     """
+
+    aucs: np.ndarray
+    calibration: np.ndarray
+    scores: np.ndarray
+    thresholds: np.ndarray
+    snapshot: dict
+
+
+def run_protocol(method: ProtocolMethod, seeds, log=None) -> ProtocolRun:
+    """The protocol's seeds x categories loop for any method."""
     data, split = method.data, method.split
     test_labels = data.labels[split.test]
-    aucs, calibration = [], []
+    aucs, calibration, all_scores, thresholds, snapshot = [], [], [], [], {}
     for seed in seeds:
         method.start_seed(int(seed))
+        if not snapshot:
+            snapshot = method.snapshot()
         row = np.zeros(data.num_classes)
+        seed_scores, seed_thresholds = [], []
         for c in range(data.num_classes):
             normal = test_labels == c
             if normal.all() or not normal.any():
@@ -50,10 +70,31 @@ def run_protocol(method: ProtocolMethod, seeds, log=None) -> tuple[np.ndarray, n
             row[c] = auc(~normal, scores)
             flagged = scores > det.threshold_
             calibration.append((float(flagged[normal].mean()), float(flagged[~normal].mean())))
+            seed_scores.append(np.asarray(scores, dtype=np.float32))
+            seed_thresholds.append(det.threshold_)
         aucs.append(row)
+        all_scores.append(seed_scores)
+        thresholds.append(seed_thresholds)
         if log:
             log(f"{method.name} seed {seed}: mean AUC {row.mean():.3f}")
-    return np.asarray(aucs), np.asarray(calibration)
+    return ProtocolRun(np.asarray(aucs), np.asarray(calibration), np.asarray(all_scores, dtype=np.float32),
+                       np.asarray(thresholds, dtype=np.float64), snapshot)
+
+
+def save_scores(path, run: ProtocolRun, data: Collection, split: Split, seeds) -> None:
+    """Write a run's per-seed test scores beside its results (``scores.npz``, no pickle), so reports
+    can draw ROC curves and histograms without recomputing anything."""
+    import io
+
+    from haad.storage import atomic_write_bytes
+
+    arrays = {"scores": run.scores, "thresholds": run.thresholds, "aucs": run.aucs, "seeds": np.asarray(seeds),
+              "test_index": np.asarray(split.test), "test_labels": data.labels[split.test],
+              "class_names": np.asarray(data.class_names, dtype=np.str_),
+              "seen": np.asarray(split.seen, dtype=np.int64), **{f"first_seed_{k}": v for k, v in run.snapshot.items()}}
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def summarize(aucs: np.ndarray, data: Collection, split: Split) -> dict:
@@ -131,7 +172,8 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
         config: the run's settings.
         encoder_dir: use this trained encoder for every seed instead of training one per seed.
         out_dir: if given, each seed's encoder checkpoint goes to ``out_dir/encoders/seed-S``
-            (a finished one is reused, an unfinished one resumed).
+            (a finished one is reused, an unfinished one resumed) and the per-seed test scores to
+            ``out_dir/scores.npz`` (:func:`save_scores`).
         progress: progress bars on stderr.
         log: optional callable for one-line progress messages.
     """
@@ -172,18 +214,24 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
     if np.isin(data.labels[split.seen_train()], split.unseen).any():  # guard: unseen must never train
         raise AssertionError("unseen category in the training set")
     method = FewShotMethod(data, split, windows, config, encoder, out_dir, augmentation, progress)
-    aucs, calibration = run_protocol(method, config.seeds, log)
+    run = run_protocol(method, config.seeds, log)
+    if out_dir is not None:
+        save_scores(Path(out_dir) / "scores.npz", run, data, split, config.seeds)
     if augmentation is not None and augmentation.selection:
         # variant selection: per seed, the judge and the share of kept variants in their category
         extra["augment_selection"] = {str(s): v for s, v in sorted(augmentation.selection.items())}
-    return _results(method, config.seeds, config.k_shot, config.options(), aucs, calibration, **extra)
+    return _results(method, config.seeds, config.k_shot, config.options(), run.aucs, run.calibration, **extra)
 
 
-def evaluate_baseline(data: Collection, config: BaselineEvalConfig, progress: bool = False, log=None) -> dict:
+def evaluate_baseline(data: Collection, config: BaselineEvalConfig, progress: bool = False, log=None,
+                      out_dir=None) -> dict:
     """Run the protocol for a one-model-per-category baseline and return the results dict, with the
-    fields of :func:`evaluate` plus ``train_seconds_per_category`` (mean time to fit one model)."""
+    fields of :func:`evaluate` plus ``train_seconds_per_category`` (mean time to fit one model);
+    with ``out_dir``, the per-seed test scores go to ``out_dir/scores.npz``."""
     split = protocol_split(data, config.train_fraction)
     windows = make_windows(data.clips, data.layout.root, config.window)
     method = BaselineMethod(data, split, windows, config, progress)
-    aucs, calibration = run_protocol(method, config.seeds, log)
-    return _results(method, config.seeds, None, config.options(), aucs, calibration)
+    run = run_protocol(method, config.seeds, log)
+    if out_dir is not None:
+        save_scores(Path(out_dir) / "scores.npz", run, data, split, config.seeds)
+    return _results(method, config.seeds, None, config.options(), run.aucs, run.calibration)

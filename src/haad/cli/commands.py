@@ -280,6 +280,19 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _size(path: Path) -> str:
+    n = path.stat().st_size
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
+
+
+def cmd_report(args) -> int:
+    from haad.report import write_evaluation_report
+
+    path = write_evaluation_report(args.run_dir, args.out)
+    print(f"report written to {path} ({_size(path)})")
+    return 0
+
+
 def cmd_data(args) -> int:
     from haad.data import load_dataset, save_npz
     from haad.data.splits import protocol_split

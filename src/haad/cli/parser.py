@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=positive_int, default=None, help="number of seeds (default 2)")
     p.add_argument("--epochs", type=positive_int, default=None, help="encoder training epochs (default 25)")
     p.add_argument("--clips-per-class", type=positive_int, default=None, help="synthetic clips per action (default 40)")
-    p.add_argument("--out", type=Path, default=None, help="also write results.json files here")
+    p.add_argument("--out", type=Path, default=None,
+                   help="write results.json, scores.npz and report.html here (default ./haad-demo)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
     p = sub.add_parser("evaluate", help="run the evaluation protocol on a dataset")
@@ -125,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline-epochs", type=positive_int, default=None, help="override the baselines' training epochs")
     p.add_argument("--out", type=Path, required=True)
     _add_common_eval(p)
+
+    p = sub.add_parser("report", help="write a self-contained HTML report of an evaluate or benchmark run")
+    p.add_argument("run_dir", type=Path, help="the run's --out directory (results.json, scores.npz; or METHOD/ dirs)")
+    p.add_argument("--out", type=Path, default=None, help="the HTML file (default RUN_DIR/report.html)")
 
     p = sub.add_parser("merge-results", help="join results.json files of one evaluation run over disjoint seeds")
     p.add_argument("parts", nargs="+", type=Path, help="results.json files (or their directories)")
@@ -200,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "support windows were kept)")
     p.add_argument("--save", type=Path, default=None, help="save the fitted detector here")
     p.add_argument("--out", type=Path, required=True, help="CSV of scores")
+    p.add_argument("--report", type=Path, default=None,
+                   help="also write a self-contained HTML report here: scores against the threshold, p-values, "
+                        "animated skeletons beside their nearest support clip (and timelines with --stream)")
+    p.add_argument("--report-animations", type=non_negative_int, default=20, metavar="N",
+                   help="the report animates at most the N highest-scoring clips or windows (default 20)")
     g = p.add_argument_group("support augmentation (with --support)")
     g.add_argument("--generator", type=Path, default=None,
                    help="add generated variants of the support clips to the support set (haad train-generator)")

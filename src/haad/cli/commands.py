@@ -156,6 +156,8 @@ def cmd_detect(args) -> int:
         raise ValueError("--explain-method only applies with --explain N")
     if args.explain < 0:
         raise ValueError(f"--explain {args.explain}: expected a number of joints >= 0")
+    if args.report is not None and args.report.is_dir():
+        raise ValueError(f"--report {args.report} is a directory; give an HTML file path")
     score = ScoreConfig(stream=args.stream, **_given(args, "hop", "alpha", "explain", "explain_method"))
     joint_map = None
     if args.joint_map is not None:
@@ -200,6 +202,12 @@ def cmd_detect(args) -> int:
     encoder = det.provenance.get("encoder", "saved detector")
     print(f"scored {len(rows)} {'windows' if args.stream else 'clips'} against {len(det.support_embeddings_)} "
           f"support embeddings (encoder {encoder}); {flagged} {rule}; written to {args.out}")
+    if args.report is not None:
+        from haad.report import write_detection_report
+
+        path = write_detection_report(args.report, det, data, rows, score, name=str(args.input), joint_map=joint_map,
+                                      max_animations=args.report_animations)
+        print(f"report written to {path} ({_size(path)})")
     return 0
 
 
@@ -267,16 +275,18 @@ def cmd_demo(args) -> int:
     from haad.demo import DemoConfig, run_demo
     from haad.evaluation.report import format_results
 
+    out = args.out if args.out is not None else Path("haad-demo")
     data, ours, floor = run_demo(DemoConfig(**_given(args, "seeds", "epochs", "clips_per_class")),
-                                 progress=not args.quiet, log=None if args.quiet else _log)
+                                 progress=not args.quiet, log=None if args.quiet else _log, out_dir=out)
     print(data.summary())
     print(format_results(ours))
     print()
     for label, res in (("no-learning floor (dct-distance)", floor), ("few-shot encoder", ours)):
         print(f"{label:<32}: mean {res['mean']:.3f}  seen {res['seen_mean']:.3f}  unseen {res['unseen_mean']:.3f}")
-    if args.out is not None:
-        _write_results(args.out, ours)
-        _write_results(args.out, floor, "results-dct-distance.json")
+    _write_results(out, ours)
+    _write_results(out, floor, "results-dct-distance.json")
+    report = out / "report.html"
+    print(f"results in {out}; report written to {report} ({_size(report)})")
     return 0
 
 

@@ -200,6 +200,10 @@ def browser():
         from playwright.sync_api import sync_playwright
     except ImportError:
         _require('Playwright not installed (pip install "haad[test]"); browser tests need it')
+    try:
+        import PIL  # noqa: F401  (reads the screenshots; comes with matplotlib)
+    except ImportError:
+        _require('Pillow not installed (pip install "haad[plots]"); browser tests read screenshots with it')
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         yield b

@@ -122,8 +122,10 @@ def test_evaluation_report_contents(eval_report, eval_run, tmp_path):
     shutil.copy(eval_run / "scores.npz", bench / "dct-distance" / "scores.npz")
     with np.load(eval_run / "scores.npz") as z:
         np.savez(bench / "baseline" / "scores.npz", **{k: z[k] for k in z.files if not k.startswith("first_seed")})
+    (bench / "table.json").write_text('{"methods": ["baseline", "dct-distance"]}')
     html = evaluation_report(bench)
     assert html.count('<section class="run"') == 2 and "Methods" in html and "has no embeddings" in html
+    assert html.index('id="run-baseline"') < html.index('id="run-dct-distance"')  # the benchmark's order
 
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no results.json"):

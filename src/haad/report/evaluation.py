@@ -28,26 +28,17 @@ def find_runs(run_dir) -> list[Path]:
         raise ValueError(f"{run_dir}: not a directory (give an evaluate or benchmark run's --out)")
     subs = sorted(p.parent for p in run_dir.glob("*/results.json"))
     table_path = run_dir / "table.json"
-    if subs and table_path.is_file():
+    if subs and table_path.is_file():  # the benchmark's own order of methods
         try:
-            order = [row.get("method") for row in _rows_of(json.loads(table_path.read_text()))]
+            order = [str(m) for m in json.loads(table_path.read_text()).get("methods", [])]
             subs.sort(key=lambda p: order.index(p.name) if p.name in order else len(order))
-        except (json.JSONDecodeError, AttributeError):
+        except (json.JSONDecodeError, AttributeError, TypeError):
             pass
     if subs:
         return subs
     if (run_dir / "results.json").is_file():
         return [run_dir]
     raise ValueError(f"{run_dir}: no results.json (nor METHOD/results.json of a benchmark run)")
-
-
-def _rows_of(table_obj) -> list:
-    if isinstance(table_obj, dict):
-        for key in ("rows", "methods"):
-            if isinstance(table_obj.get(key), list):
-                return table_obj[key]
-        return []
-    return table_obj if isinstance(table_obj, list) else []
 
 
 def load_run(run_dir) -> tuple[dict, dict | None]:

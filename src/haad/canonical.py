@@ -393,19 +393,7 @@ def canonicalize(collection, joint_map=None):
     ``joint_map``: ``None``, a dict (see :func:`map_layout`) or the path of a JSON joint map.
     Labels, class names, order keys, groups, clip names, source and fps are kept.
     """
-    from haad.data.collection import Collection
-
     if isinstance(joint_map, (str, Path)):
         joint_map = load_joint_map(joint_map)
     mapping = map_layout(collection.layout, joint_map)
-    return Collection(
-        clips=[mapping.apply(c) for c in collection.clips],
-        labels=collection.labels.copy(),
-        class_names=list(collection.class_names),
-        layout=CANONICAL,
-        order_keys=collection.order_keys.copy(),
-        groups=collection.groups.copy(),
-        names=list(collection.names),
-        source=collection.source,
-        fps=collection.fps,
-    )
+    return collection.with_clips([mapping.apply(c) for c in collection.clips], layout=CANONICAL)

@@ -339,9 +339,6 @@ def normalize_collection(collection, config: SensorNormConfig = SensorNormConfig
     The result keeps everything else; its ``fps`` is ``config.fps`` when the clips were resampled
     (the collection's rate known and ``config.fps`` set), else the collection's own.
     """
-    from haad.data.collection import Collection
-
-    layout = collection.layout
     clips, maps = _transforms(collection, config)
     if mirrored is None:
         mirrored = bool(config.handedness and config.up_axis and config.facing and _vote(collection, clips, maps))
@@ -349,14 +346,5 @@ def normalize_collection(collection, config: SensorNormConfig = SensorNormConfig
         flip = np.diag([1.0, 1.0, -1.0])
         maps = [(flip @ a, flip @ b) for a, b in maps]
     resampled = config.fps is not None and collection.fps is not None
-    return Collection(
-        clips=[_apply(x, a, b, collection.fps, config) for x, (a, b) in zip(clips, maps)],
-        labels=collection.labels.copy(),
-        class_names=list(collection.class_names),
-        layout=layout,
-        order_keys=collection.order_keys.copy(),
-        groups=collection.groups.copy(),
-        names=list(collection.names),
-        source=collection.source,
-        fps=float(config.fps) if resampled else collection.fps,
-    )
+    return collection.with_clips([_apply(x, a, b, collection.fps, config) for x, (a, b) in zip(clips, maps)],
+                                 fps=float(config.fps) if resampled else None)

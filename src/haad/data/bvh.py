@@ -31,7 +31,6 @@ number of values, a MOTION block shorter or longer than its ``Frames:`` line.
 
 from __future__ import annotations
 
-import gzip
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from haad.data.collection import DataError
+from haad.data.generic import read_text
 from haad.skeleton import Layout
 
 CHANNEL_NAMES = ("xposition", "yposition", "zposition", "xrotation", "yrotation", "zrotation")
@@ -207,20 +207,6 @@ class _Node:
     channels: tuple
     line: int
     end_site: bool = False
-
-
-def _read_text(path: Path) -> str:
-    try:
-        if path.name.lower().endswith(".gz"):
-            with gzip.open(path, "rt", encoding="utf-8", errors="replace") as f:
-                return f.read()
-        return path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        from haad.data.generic import MissingDataError
-
-        raise MissingDataError(f"{path}: file not found (expected a .bvh or .bvh.gz file)") from None
-    except (OSError, EOFError) as e:
-        raise DataError(f"{path}: cannot read: {type(e).__name__}: {e}") from None
 
 
 def _tokens(lines: list, start: int, stop: int):
@@ -452,7 +438,7 @@ def read_bvh(path, end_sites: bool = False, root_joint: str | None = None) -> BV
     """
     path = Path(path)
     where = str(path)
-    text = _read_text(path)
+    text = read_text(path, "a .bvh or .bvh.gz file")
     lines = text.splitlines()
     motion_at = next((i for i, ln in enumerate(lines) if ln.strip().upper() == "MOTION"), None)
     if motion_at is None:

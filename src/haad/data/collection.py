@@ -106,6 +106,14 @@ class Collection:
     def lengths(self) -> np.ndarray:
         return np.array([len(c) for c in self.clips], dtype=np.int64)
 
+    def with_clips(self, clips: list, layout: Layout | None = None, fps: float | None = None) -> "Collection":
+        """A new collection with other clips (same count and order) and everything else kept; ``layout``
+        and ``fps`` replace the collection's when given."""
+        return Collection(clips=clips, labels=self.labels.copy(), class_names=list(self.class_names),
+                          layout=self.layout if layout is None else layout, order_keys=self.order_keys.copy(),
+                          groups=self.groups.copy(), names=list(self.names), source=self.source,
+                          fps=self.fps if fps is None else fps)
+
     def subset(self, idx) -> "Collection":
         """A new collection with the clips at ``idx`` (labels and class names unchanged)."""
         idx = np.asarray(idx, dtype=np.int64)

@@ -80,6 +80,24 @@ class MissingDataError(DataError, FileNotFoundError):
     """A data file or folder does not exist (both a :class:`DataError` and a ``FileNotFoundError``)."""
 
 
+def read_text(path: Path, expected: str, encoding: str = "utf-8", newline: str | None = None) -> str:
+    """A text file's contents, gzip-compressed or not (by the ``.gz`` suffix); a missing file is a
+    :class:`MissingDataError` saying what was ``expected``, an unreadable one a :class:`DataError`.
+    ``newline`` as for :func:`open` (``""`` keeps line endings, as the csv module wants)."""
+    import gzip
+
+    try:
+        if path.name.lower().endswith(".gz"):
+            with gzip.open(path, "rt", encoding=encoding, errors="replace", newline=newline) as f:
+                return f.read()
+        with open(path, encoding=encoding, errors="replace", newline=newline) as f:
+            return f.read()
+    except FileNotFoundError:
+        raise MissingDataError(f"{path}: file not found (expected {expected})") from None
+    except (OSError, EOFError) as e:
+        raise DataError(f"{path}: cannot read: {type(e).__name__}: {e}") from None
+
+
 def find_data_folder(root, subfolder: str, pattern, what: str) -> Path:
     """The folder holding a dataset's files: ``root/subfolder``, or ``root`` itself when it holds files
     matching ``pattern`` (a compiled regex); ``what`` describes the expected files in the error."""

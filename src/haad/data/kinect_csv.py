@@ -24,7 +24,6 @@ non-numeric coordinates, an empty file.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import re
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import numpy as np
 
 from haad.data.bvh import infer_layout
 from haad.data.collection import DataError
+from haad.data.generic import read_text
 from haad.skeleton import KINECT_SDK, Layout
 
 #: Kinect v1 SDK joint names in :data:`haad.skeleton.KINECT_SDK` order.
@@ -93,20 +93,6 @@ class KinectCSV:
         return kinect_layout(self.joint_names)
 
 
-def _open_text(path: Path) -> str:
-    try:
-        if path.name.lower().endswith(".gz"):
-            with gzip.open(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as f:
-                return f.read()
-        return path.read_text(encoding="utf-8-sig", errors="replace")
-    except FileNotFoundError:
-        from haad.data.generic import MissingDataError
-
-        raise MissingDataError(f"{path}: file not found (expected a Kinect-style .csv or .csv.gz)") from None
-    except (OSError, EOFError) as e:
-        raise DataError(f"{path}: cannot read: {type(e).__name__}: {e}") from None
-
-
 def _header_joints(header: list, where: str) -> tuple[list, list, dict]:
     """Joint names, their (x, y, z) column indices, and the other columns (name -> index)."""
     found: dict = {}
@@ -162,7 +148,7 @@ def read_kinect_csv(path) -> KinectCSV:
     """Read a Kinect-style CSV (``.csv`` or ``.csv.gz``) into (T, J, 3) positions (see module doc)."""
     path = Path(path)
     where = str(path)
-    text = _open_text(path)
+    text = read_text(path, "a Kinect-style .csv or .csv.gz", encoding="utf-8-sig", newline="")
     rows = list(csv.reader(io.StringIO(text)))
     # Trailing blank lines are common; blank lines inside the data are not.
     while rows and not any(c.strip() for c in rows[-1]):

@@ -164,10 +164,10 @@ def _summary(det, data, rows, flags, config) -> str:
              ("support", f"{det.n_real_support_} recorded clips"
                          + (f" + {len(det.support_embeddings_) - det.n_real_support_} generated variants"
                             if len(det.support_embeddings_) > det.n_real_support_ else "")),
-             ("threshold", f"{det.threshold_:.4f} (quantile {det.threshold_quantile} of the support set's "
-                           "leave-one-out scores)"),
-             ("layout", f"{data.layout.name} ({data.layout.num_joints} joints); windows drawn on "
-                        f"{det.window_layout.name} ({det.window_layout.num_joints} joints)")]
+             ("threshold", (f"{det.threshold_:.4f} (quantile {det.threshold_quantile} of the support set's "
+                            "leave-one-out scores)")),
+             ("layout", (f"{data.layout.name} ({data.layout.num_joints} joints); windows drawn on "
+                         f"{det.window_layout.name} ({det.window_layout.num_joints} joints)"))]
     if config.stream:
         pairs.append(("windows", f"{det.window.length} frames every {config.hop} frames"))
     if det.provenance:
@@ -186,8 +186,8 @@ def _overview(det, scores, flags) -> str:
 
 
 def _timelines(data, owners, starts, scores, threshold, spans_by_clip, anim_of, length) -> str:
-    parts = ["<h2>Score timelines</h2><p>Each recording's window scores (at the window's centre) and the "
-             "threshold; red bands are flagged spans, linked to the animation of their highest-scoring window.</p>"]
+    parts = [("<h2>Score timelines</h2><p>Each recording's window scores (at the window's centre) and the "
+              "threshold; red bands are flagged spans, linked to the animation of their highest-scoring window.</p>")]
     shown = sorted(range(len(data.clips)), key=lambda i: -max(scores[w] for w, o in enumerate(owners) if o == i))
     for i in shown[:MAX_TIMELINES]:
         pos = [w for w, o in enumerate(owners) if o == i]

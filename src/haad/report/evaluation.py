@@ -121,7 +121,7 @@ def _threshold_section(res: dict, rates: np.ndarray | None) -> str:
 def _roc_and_histograms(sc: dict, res: dict) -> str:
     scores, thresholds = sc["scores"], sc["thresholds"]
     labels, names = sc["test_labels"], [str(n) for n in sc["class_names"]]
-    seen = set(int(c) for c in sc.get("seen", []))
+    seen = {int(c) for c in sc.get("seen", [])}
     rocs, hists = [], []
     for c, name in enumerate(names):
         normal = labels == c
@@ -224,7 +224,7 @@ def _comparison(runs: list[Path]) -> str:
     rows = []
     for d in runs:
         res, _ = load_run(d)
-        fmt = lambda v: f"{v:.3f}" if v is not None else "–"  # noqa: E731
+        fmt = lambda v: f"{v:.3f}" if v is not None else "–"
         rows.append([f'<a href="#run-{esc(d.name)}">{esc(res.get("method", d.name))}</a>', fmt(res.get("mean")),
                      fmt(res.get("seen_mean")), fmt(res.get("unseen_mean")), str(len(res.get("seeds", [])))])
     return "<h2>Methods</h2>" + table(["method", "mean AUC", "seen", "unseen", "seeds"], rows, "methods")

@@ -238,7 +238,8 @@ def test_detect_with_generated_support_variants(multiobs_generator, tmp_path):
 
     npz, det, out = tmp_path / "s.npz", tmp_path / "det", tmp_path / "scores.csv"
     haad("data", "convert", "synthetic", npz)
-    args = ("--input", npz, "--support", npz, "--category", "walk", "--k-shot", "3")
+    # generated variants live on the dataset's own skeleton: a per-dataset embedding (here the DCT one)
+    args = ("--input", npz, "--support", npz, "--category", "walk", "--k-shot", "3", "--encoder", "dct")
     r = haad("detect", *args, "--generator", multiobs_generator, "--n-gen", "2", "--n-obs", "10",
              "--gen-steps", "2", "--quiet", "--save", det, "--out", out)
     assert "scored 480 clips against 9 support embeddings" in r.stdout  # 3 clips + 2 variants each
@@ -254,6 +255,9 @@ def test_detect_with_generated_support_variants(multiobs_generator, tmp_path):
     r = haad("detect", "--input", npz, "--detector", det, "--generator", multiobs_generator, "--out", out,
              check=False)
     assert r.returncode == 2 and "--generator" in r.stderr and "--support" in r.stderr
+    r = haad("detect", "--input", npz, "--support", npz, "--category", "walk", "--generator", multiobs_generator,
+             "--out", out, check=False)  # the built-in encoder works on the canonical skeleton: refused
+    assert r.returncode == 2 and "per-dataset encoder" in r.stderr
 
 
 @pytest.mark.slow

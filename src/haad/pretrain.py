@@ -71,6 +71,26 @@ class PretrainData:
     class_names: list
     records: list
 
+    def save(self, path) -> None:
+        """Write the gathered windows and their record to one ``.npz`` (no pickle)."""
+        import io
+        import json
+
+        from haad.storage import atomic_write_bytes
+
+        buf = io.BytesIO()
+        np.savez_compressed(buf, windows=self.windows, labels=self.labels,
+                            meta=np.asarray(json.dumps({"class_names": self.class_names, "records": self.records})))
+        atomic_write_bytes(path, buf.getvalue())
+
+    @classmethod
+    def load(cls, path) -> "PretrainData":
+        import json
+
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            return cls(z["windows"], z["labels"], meta["class_names"], meta["records"])
+
 
 def gather(config: PretrainConfig, data_dir=None) -> PretrainData:
     """Load, canonicalise, normalise and window the seen categories' training pools of every dataset."""
@@ -101,17 +121,19 @@ def gather(config: PretrainConfig, data_dir=None) -> PretrainData:
     return PretrainData(np.concatenate(windows), np.concatenate(labels), names, records)
 
 
-def pretrain(config: PretrainConfig = PretrainConfig(), out_dir=None, data_dir=None, progress: bool = False):
+def pretrain(config: PretrainConfig = PretrainConfig(), out_dir=None, data_dir=None, progress: bool = False,
+             data: PretrainData | None = None, device: str = "cpu"):
     """Train the encoder; returns (encoder, history, what went in). With ``out_dir`` the checkpoint is
-    saved there (and an unfinished one resumed, a finished one reused)."""
+    saved there (and an unfinished one resumed, a finished one reused). ``data``: windows gathered
+    before (:func:`gather`, e.g. saved with :meth:`PretrainData.save` and trained elsewhere)."""
     from haad.train import train_encoder
 
-    data = gather(config, data_dir)
+    data = gather(config, data_dir) if data is None else data
     record = {"datasets": data.records, "categories": data.class_names,
               "normalization": asdict(config.normalization), "train_fraction": config.train_fraction}
     encoder, history = train_encoder(
         data.windows, data.labels, config.encoder_config(), config.train, out_dir=out_dir,
         resume=out_dir is not None, progress=progress,
         meta={"dataset": "+".join(config.datasets), "window": config.window.to_dict(),
-              "layout": CANONICAL.to_dict(), "pretrained": record})
+              "layout": CANONICAL.to_dict(), "pretrained": record}, device=device)
     return encoder, history, record

@@ -147,6 +147,7 @@ def train_encoder(
     resume: bool = False,
     progress: bool = True,
     meta: dict | None = None,
+    device: str = "cpu",
 ) -> tuple[ActionEncoder, dict]:
     """Train an encoder with the multi-positive contrastive loss.
 
@@ -161,6 +162,8 @@ def train_encoder(
         resume: continue from the checkpoint in ``out_dir`` if there is an unfinished one.
         progress: show a progress bar on stderr.
         meta: extra JSON-able facts saved with the checkpoint (dataset, split, window options).
+        device: where to train (``"cpu"``, ``"cuda"``); the batches are drawn on the CPU as always, so
+            the same seed draws the same batches; the returned encoder is on the CPU.
 
     Returns:
         The trained encoder (eval mode) and a history dict (loss per epoch, seconds).
@@ -176,7 +179,7 @@ def train_encoder(
     sampler = BalancedBatchSampler(labels, config.per_class)
 
     torch.manual_seed(config.seed)
-    encoder = ActionEncoder(encoder_config)
+    encoder = ActionEncoder(encoder_config).to(device)
     opt = torch.optim.AdamW(encoder.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     history = {"loss": [], "seconds": 0.0}
     start_epoch = 0
@@ -201,9 +204,9 @@ def train_encoder(
         history = saved.get("history", history)
         start_epoch = int(saved.get("epochs_done", 0))
 
-    x_all = torch.from_numpy(windows)
-    v_all = torch.from_numpy(extra_views) if extra_views is not None else None
-    y_all = torch.as_tensor(labels, dtype=torch.long)
+    x_all = torch.from_numpy(windows).to(device)
+    v_all = torch.from_numpy(extra_views).to(device) if extra_views is not None else None
+    y_all = torch.as_tensor(labels, dtype=torch.long).to(device)
     total = config.epochs * config.iters_per_epoch
     bar = tqdm(total=total, initial=start_epoch * config.iters_per_epoch, disable=not progress,
                file=sys.stderr, desc="encoder", leave=False)
@@ -224,14 +227,14 @@ def train_encoder(
         gen = torch.Generator().manual_seed(config.seed * 100003 + epoch)
         epoch_loss = 0.0
         for _ in range(config.iters_per_epoch):
-            idx = torch.from_numpy(sampler.sample(rng))
+            idx = torch.from_numpy(sampler.sample(rng)).to(device)
             x = x_all[idx].unsqueeze(1)
             if v_all is not None:
                 x = torch.cat([x, v_all[idx]], dim=1)
             groups = y_all[idx].repeat_interleave(x.shape[1])
             x = x.reshape(-1, *x.shape[2:])
             if config.rotate:
-                angles = torch.rand(x.shape[0], generator=gen) * (2 * math.pi)
+                angles = (torch.rand(x.shape[0], generator=gen) * (2 * math.pi)).to(device)
                 x = rotate_vertical(x, angles, config.up_axis)
             loss = multi_positive_loss(encoder(x), groups, config.temperature)
             opt.zero_grad(set_to_none=True)
@@ -245,5 +248,5 @@ def train_encoder(
             checkpoint(epoch + 1)
     bar.close()
     history["seconds"] = time.perf_counter() - t0
-    encoder.eval()
+    encoder.cpu().eval()
     return encoder, history

@@ -103,11 +103,11 @@ def for_input(detector: FewShotDetector, data: Collection, name: str, joint_map=
                              f"detector's {detector.layout.name!r} ({detector.layout.num_joints} joints); joints: "
                              f"{', '.join(data.layout.joint_names)} against {', '.join(detector.layout.joint_names)}")
         return detector
+    from haad.canonical import map_layout
+
     pre = detector.preprocessor
-    same = (tuple(data.layout.joint_names) == pre.mapping.source_names and joint_map is None
-            and data.fps == pre.fps)
-    if same:
-        return detector
+    if data.fps == pre.fps and map_layout(data.layout, joint_map) == pre.mapping:
+        return detector  # recorded like the support clips: their preprocessor, handedness included
     new = copy.copy(detector)
     new.layout = data.layout
     new.preprocessor = preprocessor_for(data, pre.normalization, joint_map)

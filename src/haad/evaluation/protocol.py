@@ -155,6 +155,11 @@ def pretrained_split(chosen, data: Collection, split: Split) -> Split:
                    if r["source"] == str(data.source) or r["name"] in (name, str(data.source))), None)
     if record is None:
         return replace(split, seen=(), unseen=tuple(range(data.num_classes)))
+    trained_fraction = chosen.pretrained.get("train_fraction")
+    if trained_fraction is not None and trained_fraction != split.train_fraction:
+        raise ValueError(f"encoder {chosen.spec} was trained on {record['name']}'s training pools at train_fraction "
+                         f"{trained_fraction}; this split's is {split.train_fraction}, so its test clips would "
+                         "include clips the encoder trained on")
     seen = {data.class_names[c] for c in split.seen}
     leaked = sorted(set(record["seen_categories"]) - seen)
     if leaked:

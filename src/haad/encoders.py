@@ -1,8 +1,9 @@
 """Which embedding a detector uses: the shipped pretrained encoder, the no-learning DCT, or a checkpoint.
 
 An encoder is named by a spec: ``"builtin"`` (the pretrained encoder shipped in the package, the
-default), ``"dct"`` (the no-learning DCT embedding) or the path of an encoder checkpoint (from
-``haad train`` or ``haad pretrain``). A *pretrained* encoder (one made by ``haad pretrain``) works on
+default), ``"dct"`` (the no-learning DCT embedding), the path of an encoder checkpoint (from
+``haad train`` or ``haad pretrain``) or of an encoder exported to ONNX (``FILE.onnx``, from
+``haad export --format onnx``; run by onnxruntime, see :mod:`haad.onnx_export`). A *pretrained* encoder (one made by ``haad pretrain``) works on
 the canonical skeleton in a normalised sensor space, so it takes clips of any skeleton that
 :func:`haad.canonical.map_layout` can map; a per-dataset encoder takes its own layout only.
 """
@@ -24,10 +25,10 @@ class EncoderChoice:
     """A resolved encoder spec.
 
     Attributes:
-        spec: what the user named (``builtin``, ``dct`` or a path).
+        spec: what the user named (``builtin``, ``dct``, a checkpoint path or a ``.onnx`` path).
         embedder: the embedding callable for the detector.
         header: the checkpoint's header (``None`` for ``dct``).
-        path: the checkpoint directory (``None`` for ``dct``).
+        path: the checkpoint directory or ``.onnx`` file (``None`` for ``dct``).
     """
 
     spec: str
@@ -61,6 +62,13 @@ def resolve_encoder(spec=None) -> EncoderChoice:
     spec = "builtin" if spec is None else str(spec)
     if spec == "dct":
         return EncoderChoice(spec, DCTEmbedder())
+    if spec.lower().endswith(".onnx"):
+        # An encoder exported by haad export --format onnx: its header (config, pretrained record) is in
+        # the file's metadata, so it is used like the checkpoint it came from; onnxruntime embeds.
+        from haad.onnx_export import OnnxEmbedder, read_header
+
+        header = read_header(spec)
+        return EncoderChoice(spec, OnnxEmbedder(spec, header=header), header, Path(spec))
     path = BUILTIN_DIR if spec == "builtin" else Path(spec)
     if spec == "builtin" and not (path / "config.json").is_file():
         raise FileNotFoundError(f"the built-in encoder is missing from this installation ({path}); "

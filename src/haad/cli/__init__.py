@@ -1,6 +1,6 @@
 """The ``haad`` command line: a thin layer over the Python API.
 
-Commands: ``demo``, ``evaluate``, ``benchmark``, ``train``, ``train-generator``, ``detect``, ``report``, ``data convert``, ``data info``.
+Commands: ``demo``, ``evaluate``, ``benchmark``, ``train``, ``train-generator``, ``detect``, ``report``, ``export``, ``data convert``, ``data info``.
 Tables and results go to stdout and to files named by the user; progress bars go to stderr
 (``--quiet`` turns them off).
 """
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import sys
 
-from haad.cli.commands import (cmd_benchmark, cmd_data, cmd_demo, cmd_detect, cmd_evaluate, cmd_merge_results,
-                               cmd_pretrain, cmd_report, cmd_train, cmd_train_generator)
+from haad.cli.commands import (cmd_benchmark, cmd_data, cmd_demo, cmd_detect, cmd_evaluate, cmd_export,
+                               cmd_merge_results, cmd_pretrain, cmd_report, cmd_train, cmd_train_generator)
 from haad.cli.parser import build_parser
 
 HANDLERS = {"demo": cmd_demo, "evaluate": cmd_evaluate, "benchmark": cmd_benchmark, "detect": cmd_detect,
             "train-generator": cmd_train_generator, "train": cmd_train, "data": cmd_data,
-            "merge-results": cmd_merge_results, "pretrain": cmd_pretrain, "report": cmd_report}
+            "merge-results": cmd_merge_results, "pretrain": cmd_pretrain, "report": cmd_report, "export": cmd_export}
 
 
 def _check_outputs(args) -> None:
@@ -23,7 +23,7 @@ def _check_outputs(args) -> None:
     out = getattr(args, "output", None) if args.command == "data" else getattr(args, "out", None)
     if out is None:
         return
-    wants_file = args.command in ("detect", "data", "report")
+    wants_file = args.command in ("detect", "data", "report", "export")
     if wants_file and out.is_dir():
         raise ValueError(f"{out} is a directory; give a file path")
     if not wants_file and out.exists() and not out.is_dir():

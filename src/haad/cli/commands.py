@@ -179,6 +179,9 @@ def cmd_detect(args) -> int:
         support = SupportConfig(**_given(args, "category", "k_shot", "threshold_quantile"), generation=generation,
                                 **({"generation_seed": args.gen_seed} if args.gen_seed is not None else {}))
         chosen = resolve_encoder(args.encoder)
+        if args.save is not None and type(chosen.embedder).__name__ == "OnnxEmbedder":
+            raise ValueError(f"--save: a detector fitted with the ONNX encoder {args.encoder} cannot be saved (a saved "
+                             "detector holds torch weights); use the checkpoint it was exported from (or builtin)")
         # Everything that can be refused is refused before anything is generated, fitted or saved.
         if chosen.pretrained is None and tuple(sup.layout.joint_names) != tuple(data.layout.joint_names):
             raise ValueError(f"{args.input}: layout {data.layout.name!r} differs from the support clips' "
@@ -208,6 +211,15 @@ def cmd_detect(args) -> int:
         path = write_detection_report(args.report, det, data, rows, score, name=str(args.input), joint_map=joint_map,
                                       max_animations=args.report_animations)
         print(f"report written to {path} ({_size(path)})")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from haad.onnx_export import export_onnx
+
+    path = export_onnx(args.encoder, args.out)
+    print(f"encoder {args.encoder} exported as {args.format} to {path} ({_size(path)}); "
+          f"use it with haad detect --encoder {path}")
     return 0
 
 

@@ -186,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k-shot", type=positive_int, default=None, help="use only the first K support clips")
     p.add_argument("--encoder", default=None,
                    help="builtin (default: the pretrained encoder shipped with haad, any mappable skeleton), dct "
-                        "(the no-learning DCT embedding) or an encoder checkpoint directory")
+                        "(the no-learning DCT embedding), an encoder checkpoint directory, or FILE.onnx (an encoder "
+                        "from haad export, run by onnxruntime; such a detector cannot be --save'd)")
     p.add_argument("--joint-map", type=Path, default=None,
                    help="JSON {joint name: canonical joint name} for joint names the pretrained encoder's alias "
                         "table does not know")
@@ -218,6 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--gen-steps", type=positive_int, default=None, help="DDIM steps (default 20)")
     g.add_argument("--gen-seed", type=non_negative_int, default=None, help="seed of the generation noise (default 0)")
     g.add_argument("--quiet", action="store_true", help="no progress bar while generating")
+
+    p = sub.add_parser("export", help="export an encoder (a checkpoint directory or builtin) for another runtime")
+    p.add_argument("encoder", help="builtin (the pretrained encoder shipped with haad) or an encoder checkpoint directory")
+    p.add_argument("--format", choices=("onnx",), default="onnx",
+                   help="onnx (default): one .onnx file, dynamic batch axis, the encoder's config and record in its "
+                        "metadata; haad detect --encoder FILE.onnx runs it with onnxruntime")
+    p.add_argument("--out", type=Path, required=True, help="the output file (FILE.onnx)")
 
     p = sub.add_parser("data", help="dataset utilities")
     dsub = p.add_subparsers(dest="data_command", required=True)

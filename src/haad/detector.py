@@ -205,11 +205,18 @@ class FewShotDetector(BaseDetector):
             starts.append(len(stream) - h)
         return np.asarray(starts), [stream[s:s + h] for s in starts]
 
-    def score_stream(self, stream: np.ndarray, hop: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """Score a long (T, J, 3) recording with sliding windows (:meth:`stream_windows`): (start frames, scores)."""
+    def score_stream(self, stream: np.ndarray, hop: int = 10, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+        """Score a long (T, J, 3) recording with sliding windows (:meth:`stream_windows`): (start frames, scores).
+
+        The windows are views of ``stream``; they are prepared and embedded ``chunk`` at a time, so the
+        memory beyond the recording itself stays bounded however long it is (benchmarks/README.md, "Speed").
+        """
         self._check_fitted()
+        if chunk < 1:
+            raise ValueError(f"chunk must be >= 1, got {chunk}")
         starts, windows = self.stream_windows(stream, hop)
-        return starts, self.decision_function(windows)
+        scores = [self.decision_function(windows[i:i + chunk]) for i in range(0, len(windows), chunk)]
+        return starts, np.concatenate(scores)
 
     def predict(self, X, alpha: float | None = None) -> np.ndarray:
         """1 = anomalous, 0 = normal: score above ``threshold_``, or with ``alpha`` conformal p-value <= alpha."""

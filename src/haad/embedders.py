@@ -31,13 +31,21 @@ class DCTEmbedder:
 
 
 class EncoderEmbedder:
-    """Embeds windows with a trained :class:`ActionEncoder` (eval mode, batched, no grad)."""
+    """Embeds windows with a trained :class:`ActionEncoder` (eval mode, batched, no grad).
+
+    ``fast=True`` (the default) runs :func:`fast_embed`, the encoder's function computed for inference
+    only: equal to the module's forward up to float32 rounding (about 3e-6 of an embedding's norm;
+    utd-mhad's evaluation, one seed, gives bit-identical per-category AUCs either way) and about three
+    times faster on CPU (benchmarks/README.md, "Speed"). ``fast=False`` runs the module's own forward
+    in batches of ``batch_size``.
+    """
 
     name = "fewshot"
 
-    def __init__(self, encoder: ActionEncoder, batch_size: int = 4096):
+    def __init__(self, encoder: ActionEncoder, batch_size: int = 4096, fast: bool = True):
         self.encoder = encoder.eval()
         self.batch_size = batch_size
+        self.fast = fast
 
     def joint_index(self, num_joints: int) -> np.ndarray | None:
         """With per-joint pooling every embedding dimension is one joint; with node pooling none is."""
@@ -46,6 +54,66 @@ class EncoderEmbedder:
     @torch.no_grad()
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         windows = np.asarray(windows, dtype=np.float32)
+        if self.fast:
+            return fast_embed(self.encoder, windows)
         out = [self.encoder(torch.from_numpy(windows[i:i + self.batch_size])).numpy()
                for i in range(0, len(windows), self.batch_size)]
         return np.concatenate(out) if out else np.zeros((0, self.encoder.config.embedding_dim), np.float32)
+
+
+FAST_BATCH = 256  # windows per step of fast_embed: a batch's activations stay in the CPU's caches
+
+
+def _folded_layer(gc, bn, num_joints: int):
+    """A graph convolution followed by eval-mode BatchNorm as (W, A, scale, shift), node-major (J, 1, F)."""
+    f = gc.weight.shape[1]
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    shift = bn.bias - bn.running_mean * scale
+    if gc.bias is not None:
+        shift = shift + gc.bias.repeat(num_joints) * scale
+    return gc.weight, gc.adj, scale.reshape(num_joints, 1, f), shift.reshape(num_joints, 1, f)
+
+
+def _graph_conv(x: torch.Tensor, weight: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+    """A (X W) for node-major x (J, B, F): one GEMM for the weight, one for the adjacency over the whole batch."""
+    j, b, f = x.shape
+    y = (x.reshape(j * b, f) @ weight).reshape(j, b * weight.shape[1])
+    return (adj @ y).reshape(j, b, weight.shape[1])
+
+
+def fast_embed(encoder: ActionEncoder, windows: np.ndarray, batch_size: int = FAST_BATCH) -> np.ndarray:
+    """:meth:`ActionEncoder.forward` of an encoder in eval mode, computed for inference only.
+
+    The activations are kept node-major, (J, B, F), so that the shared weight and the dense adjacency
+    are each one matrix product over the whole batch (the module broadcasts the J x J adjacency over
+    the batch instead); each eval-mode BatchNorm (and the bias in front of it) becomes one multiply-add
+    applied in place of the module's separate steps; batches of ``batch_size`` windows stay in cache.
+    Training and the module are untouched: the parameters are read as they are at each call.
+    """
+    cfg = encoder.config
+    windows = np.asarray(windows, dtype=np.float32)
+    if windows.ndim != 4 or windows.shape[1:] != (cfg.window, cfg.num_joints, 3):
+        raise ValueError(f"expected windows of shape (B, {cfg.window}, {cfg.num_joints}, 3), got {windows.shape}")
+    if encoder.training:
+        raise ValueError("fast_embed needs an encoder in eval mode (BatchNorm with running statistics)")
+    j, m = cfg.num_joints, cfg.n_coef
+    out = np.empty((len(windows), cfg.embedding_dim), np.float32)
+    with torch.inference_mode():
+        first = _folded_layer(encoder.inp.gc, encoder.inp.bn, j)
+        blocks = [(_folded_layer(b.a.gc, b.a.bn, j), _folded_layer(b.b.gc, b.b.bn, j)) for b in encoder.blocks]
+        dct_basis = encoder.dct
+
+        def layer(x, params):
+            weight, adj, scale, shift = params
+            return torch.tanh_(torch.addcmul(shift, _graph_conv(x, weight, adj), scale))
+
+        for lo in range(0, len(windows), batch_size):
+            w = torch.from_numpy(windows[lo:lo + batch_size])
+            coef = torch.einsum("kt,btjc->jbkc", dct_basis, w).reshape(j, len(w), 3 * m)
+            x = layer(coef, first)
+            for a, b in blocks:
+                x = layer(layer(x, a), b).add_(x)
+            feats = _graph_conv(x, encoder.out.weight, encoder.out.adj).add_(encoder.out.bias).add_(coef)
+            pooled = feats.amax(dim=2).T if cfg.pooling == "joint" else feats.amax(dim=0)
+            out[lo:lo + len(w)] = pooled.numpy()
+    return out

@@ -7,8 +7,10 @@ Usage (prints the figures beside this command and the machine's load; run on an 
 
 Scoring throughput: a FewShotDetector fitted on K = 3 support clips scores a batch of 10,000 test clips
 through the API (``decision_function``: windowing + DCT + Res-GCN + mean distance), timed end to end,
-once with the torch encoder and once with the same encoder exported to ONNX and run by onnxruntime
-(:mod:`haad.onnx_export`); the dct-distance detector is timed in the same run. The FLOP bound: the
+with the torch module's own forward (``torch``: how every embedding was computed before
+:func:`haad.embedders.fast_embed`), with that inference-only path (``torch-fast``: the default) and
+with the same encoder exported to ONNX and run by onnxruntime (:mod:`haad.onnx_export`); the
+dct-distance detector is timed in the same run. The FLOP bound: the
 encoder's FLOPs per window (counted by ``torch.utils.flop_counter`` on a real batch: the matrix
 products and the DCT einsum; BatchNorm, tanh, max and the distances are not counted) and this
 machine's float32 GEMM rate (a 2048 x 2048 matmul, same threads); bound = GEMM rate / FLOPs per
@@ -65,6 +67,50 @@ def gemm_gflops(n: int = 2048, repeats: int = 10) -> float:
     return 2 * n ** 3 / best_of(lambda: a @ b, repeats) / 1e9
 
 
+def stream_child(args) -> dict:
+    """One long synthetic recording (a random walk of the synthetic skeleton's joints) scored in this
+    process: its peak RSS (``all``: every window at once, as before chunking; ``chunked``:
+    :meth:`FewShotDetector.score_stream`)."""
+    from haad.data.synthetic import synthesize
+
+    def peak_rss_mb() -> float:
+        # VmHWM: this process's own peak (getrusage's ru_maxrss can carry the parent's peak over exec).
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+
+    data = synthesize(clips_per_class=1, seed=0)  # small: the peak RSS is the recording's and the scoring's
+    torch.manual_seed(0)
+    encoder = ActionEncoder(EncoderConfig(num_joints=data.layout.num_joints)).eval()
+    det = FewShotDetector(EncoderEmbedder(encoder), data.layout).fit(data.clips[:3])
+    rng = np.random.default_rng(0)  # a random walk of the joints, in metres
+    stream = (np.cumsum(rng.normal(scale=0.002, size=(args.stream_frames, data.layout.num_joints, 3)), axis=0)
+              .astype(np.float32))
+    before = peak_rss_mb()
+    t0 = time.perf_counter()
+    if args.stream_child == "all":
+        starts, windows = det.stream_windows(stream, args.hop)
+        scores = det.decision_function(windows)
+    else:
+        starts, scores = det.score_stream(stream, args.hop)
+    secs = time.perf_counter() - t0
+    return {"mode": args.stream_child, "joints": data.layout.num_joints, "windows": len(starts), "seconds": secs,
+            "peak_rss_mb_before_scoring": before,
+            "peak_rss_mb": peak_rss_mb(),
+            "recording_mb": stream.nbytes / 2**20, "scores_sum": float(np.sum(scores, dtype=np.float64))}
+
+
+def stream_memory(args) -> dict:
+    """Peak RSS of scoring one recording of ``--stream-frames`` frames, each way in a fresh process."""
+    import subprocess
+
+    res = {}
+    for mode in ("all", "chunked"):
+        cmd = [sys.executable, __file__, "--dataset", args.dataset, "--threads", str(args.threads),
+               "--stream-frames", str(args.stream_frames), "--hop", str(args.hop), "--stream-child", mode]
+        res[mode] = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    return res
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", default="utd-mhad")
@@ -74,8 +120,26 @@ def main() -> int:
     ap.add_argument("--skip-train", action="store_true", help="score with an untrained encoder (same cost)")
     ap.add_argument("--no-onnx", action="store_true", help="leave out onnxruntime")
     ap.add_argument("--json", default=None, help="also write the figures to this file")
+    ap.add_argument("--stream-frames", type=int, default=0,
+                    help="also score a synthetic recording of this many frames (108000: one hour at 30 fps) and "
+                         "report the peak RSS, every window at once against score_stream's chunks")
+    ap.add_argument("--hop", type=int, default=10, help="hop of the recording's windows")
+    ap.add_argument("--stream-only", action="store_true", help="only the recording (with --stream-frames)")
+    ap.add_argument("--stream-child", choices=("all", "chunked"), default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.stream_child is not None:
+        print(json.dumps(stream_child(args)))
+        return 0
+    if args.stream_only:
+        out = {"command": "python " + " ".join(sys.argv), "dataset": args.dataset, "threads": args.threads,
+               "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+               "stream": stream_memory(args), "load_average_at_end": [round(x, 2) for x in os.getloadavg()]}
+        print(json.dumps(out, indent=2))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(out, f, indent=2)
+        return 0
 
     data = load_dataset(args.dataset)
     split = protocol_split(data)
@@ -105,7 +169,7 @@ def main() -> int:
     rng = np.random.default_rng(0)
     test_clips = [data.clips[i] for i in rng.choice(split.test, size=args.n_test, replace=True)]
     support = [data.clips[i] for i in split.train_pools[0][:3]]
-    embedders = [("torch", EncoderEmbedder(encoder))]
+    embedders = [("torch", EncoderEmbedder(encoder, fast=False)), ("torch-fast", EncoderEmbedder(encoder))]
     tmp = tempfile.TemporaryDirectory()
     if not args.no_onnx:
         from haad.onnx_export import OnnxEmbedder, export_onnx
@@ -136,6 +200,11 @@ def main() -> int:
         out["onnxruntime_vs_torch_speedup"] = out["torch_score_seconds"] / out["onnxruntime_score_seconds"]
         out["onnxruntime_vs_torch_max_abs_score_diff_over_max_score"] = float(
             np.abs(scores["onnxruntime"] - scores["torch"]).max() / scores["torch"].max())
+    out["torch_fast_vs_torch_speedup"] = out["torch_score_seconds"] / out["torch-fast_score_seconds"]
+    out["torch_fast_vs_torch_max_abs_score_diff_over_max_score"] = float(
+        np.abs(scores["torch-fast"] - scores["torch"]).max() / scores["torch"].max())
+    if args.stream_frames:
+        out["stream"] = stream_memory(args)
     out["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     tmp.cleanup()
     print(json.dumps(out, indent=2))

@@ -192,7 +192,7 @@ class ProtocolAugmentation:
             raise ValueError(f"judge {jdir} was trained with generative augmentation; use an encoder trained without it")
         candidates = self._variants(int(seed), cfg.n_gen_train * cfg.select_from, idx, "train")
         labels = self.data.labels[idx]
-        chosen, rate = select_faithful(candidates, labels, cfg.n_gen_train, EncoderEmbedder(judge),
+        chosen, rate = select_faithful(candidates, labels, cfg.n_gen_train, EncoderEmbedder(judge, fast=False),
                                        self.windows[idx], labels)
         self.selection[int(seed)] = {"judge": str(jdir), "judge_digest": file_digest(jdir / "weights.safetensors"),
                                      "nearest_own_category": rate}

@@ -108,7 +108,9 @@ class FewShotMethod(ProtocolMethod):
                 encoder, hist = train_seen_encoder(self.data, self.split, self.windows[train_idx], cfg, seed,
                                                    seed_dir, self.progress, views)
                 self.train_seconds.append(hist["seconds"] if hist["seconds"] else time.perf_counter() - t0)
-            self.embedder = EncoderEmbedder(encoder)
+            # The module's own forward, not the inference fast path: protocol results stay bit-for-bit
+            # reproducible with the archived ones (the two differ by float32 rounding).
+            self.embedder = EncoderEmbedder(encoder, fast=False)
         self.embeddings = self.embedder(self.windows)  # every window once per seed
         self.test_embeddings = self.embeddings[self.split.test]
         self.draws = support_draws(self.split, seed, cfg.k_shot)

@@ -117,6 +117,7 @@ def _embed(data: Collection, config: WithinConfig, encoder) -> tuple[np.ndarray,
 
     if config.method == "dct-distance":
         return DCTEmbedder()(make_windows(data.clips, data.layout.root, config.window)), {"encoder": None}
+    from haad.embedders import EncoderEmbedder
     from haad.encoders import resolve_encoder
     from haad.preprocess import prepare_collection
 
@@ -128,7 +129,10 @@ def _embed(data: Collection, config: WithinConfig, encoder) -> tuple[np.ndarray,
         joints = chosen.header.get("meta", {}).get("layout", {}).get("joint_names")
         if joints is not None and list(joints) != list(data.layout.joint_names):
             raise ValueError(f"encoder {chosen.spec} was trained on another skeleton than {data.layout.name!r}")
-    return chosen.embedder(make_windows(data.clips, data.layout.root, config.window)), info
+    embedder = chosen.embedder
+    if isinstance(embedder, EncoderEmbedder):  # the module's own forward, as the category protocol uses
+        embedder = EncoderEmbedder(embedder.encoder, fast=False)
+    return embedder(make_windows(data.clips, data.layout.root, config.window)), info
 
 
 def evaluate_within(data: Collection, config: WithinConfig, encoder=None, log=None) -> dict:

@@ -121,6 +121,7 @@ def test_api_scores_match_torch_on_real_clips(builtin_onnx):
         det_o.save(builtin_onnx.parent / "det")
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_cli_export_then_detect_gives_torchs_scores(tmp_path):
     require_dataset("utd-mhad")

@@ -116,6 +116,7 @@ def test_same_joint_count_other_order_is_refused(files, tmp_path):
     assert r.returncode == 2 and "layout 'swapped'" in r.stderr and not (tmp_path / "s.csv").exists()
 
 
+@pytest.mark.slow
 def test_a_failed_run_replaces_nothing(files, tmp_path):
     saved = tmp_path / "saved"
     r = haad("detect", "--support", files / "clips.npz", "--category", "walk", "--encoder", "dct", "--input",

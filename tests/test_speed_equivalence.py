@@ -53,6 +53,7 @@ def test_fast_embed_equals_the_module_on_synthetic_windows(pooling):
         fast_embed(enc, windows)
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_fast_path_scores_match_the_module_on_real_clips():
     require_dataset("utd-mhad")

@@ -66,3 +66,19 @@ def test_ui_prmd_cross_subject_through_the_cli(tmp_path):
     assert res["protocol"] == "ui-prmd-cross-subject" and len(res["per_category"]) == 10
     assert all(t["test_normal"] == 20 and t["test_anomalous"] == 20 for t in res["tasks"].values())
     assert 0.6 < res["mean"] < 0.75  # measured 0.664 (2-3 seeds): the no-learning floor
+
+
+def test_an_encoder_pretrained_on_the_dataset_is_refused(tmp_path):
+    from haad.data.generic import save_npz
+    from haad.pretrain import PretrainConfig, pretrain
+    from haad.train import TrainConfig
+
+    npz = tmp_path / "ui-prmd-like.npz"
+    save_npz(ui_prmd_like(), npz)
+    cfg = PretrainConfig(datasets=(str(npz),), train=TrainConfig(epochs=1, iters_per_epoch=2, lr_fix_epochs=0))
+    pretrain(cfg, tmp_path / "enc")
+    from haad.data import load_dataset
+
+    with pytest.raises(ValueError, match="include this protocol's test clips"):
+        evaluate_within(load_dataset(str(npz)), WithinConfig("ui-prmd-cross-subject", seeds=(0,)),
+                        encoder=tmp_path / "enc")

@@ -124,6 +124,14 @@ def _embed(data: Collection, config: WithinConfig, encoder) -> tuple[np.ndarray,
     chosen = resolve_encoder(encoder)
     info = {"encoder": chosen.spec, "encoder_trained_on": chosen.trained_datasets()}
     if chosen.pretrained is not None:
+        from pathlib import Path
+
+        names = {Path(str(data.source)).name, str(data.source)}
+        if any(r["name"] in names or r["source"] in names for r in chosen.pretrained["datasets"]):
+            # Pretraining drew from the category protocol's training pools, which hold this
+            # protocol's test clips (other subjects, styles or populations of the same motions).
+            raise ValueError(f"encoder {chosen.spec} was pretrained on {data.source}'s clips, which include this "
+                             f"protocol's test clips; use an encoder that never saw {data.source}")
         data = prepare_collection(data, chosen.normalization)
     elif chosen.header is not None:
         joints = chosen.header.get("meta", {}).get("layout", {}).get("joint_names")

@@ -196,3 +196,14 @@ def test_malformed_files_name_file_and_line(tmp_path, change, pattern):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="not found"):
         read_bvh(tmp_path / "none.bvh")
+
+
+def test_a_bvh_file_is_a_dataset_of_one_recording(tmp_path):
+    from haad.data import load_dataset
+
+    path = tmp_path / "chain.bvh"
+    path.write_text(_bvh_text())
+    data = load_dataset(str(path))
+    assert len(data) == 1 and data.class_names == ["unlabelled"] and data.names == ["chain.bvh"]
+    assert data.fps == 30.0 and data.layout.joint_names == ("Root", "Mid", "Tip")
+    np.testing.assert_allclose(data.clips[0], EXPECTED[:, :3], atol=1e-6)

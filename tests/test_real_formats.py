@@ -45,6 +45,11 @@ def test_csv_exact_positions_and_extra_columns(tmp_path):
         assert clip.fps == pytest.approx(1000 / 33)
     lay = clip.layout()  # Kinect v2 names: Head hangs from Neck
     assert lay.name == "kinect-csv" and lay.parents == (1, -1) and lay.root == 1
+    from haad.data import load_dataset  # a CSV path is a dataset of one unlabelled recording
+
+    data = load_dataset(str(tmp_path / "a.csv"))
+    assert len(data) == 1 and data.layout == lay and data.fps == pytest.approx(1000 / 33)
+    np.testing.assert_allclose(data.clips[0], clip.positions, atol=1e-6)
 
 
 def test_csv_kinect_v1_names_give_sdk_layout(tmp_path):

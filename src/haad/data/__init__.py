@@ -89,7 +89,8 @@ def _load_dir(path: Path) -> Collection:
 
 
 def load_dataset(name_or_path, data_dir=None) -> Collection:
-    """Load a dataset by name (:data:`DATASETS`) or from a path (``.npz``, ``.pkl`` or a folder).
+    """Load a dataset by name (:data:`DATASETS`) or from a path (``.npz``, ``.pkl``, one ``.bvh`` or
+    Kinect-style ``.csv`` recording (:func:`load_recording`), or a folder).
 
     Raises ``FileNotFoundError`` (a :class:`MissingDataError`) naming the path and what was expected
     there when it does not exist, and :class:`DataError` for malformed data.
@@ -127,4 +128,23 @@ def load_dataset(name_or_path, data_dir=None) -> Collection:
         return load_npz(path)
     if suffix == ".pkl":
         return load_humanact12(path)
-    raise DataError(f"{path}: unsupported file type {suffix!r}; expected .npz, .pkl or a dataset folder")
+    name = path.name.lower()
+    if name.endswith((".bvh", ".bvh.gz", ".csv", ".csv.gz")):
+        return load_recording(path)
+    raise DataError(f"{path}: unsupported file type {suffix!r}; expected .npz, .pkl, .bvh, .csv or a dataset folder")
+
+
+def load_recording(path) -> Collection:
+    """One BVH or Kinect-style CSV file as a collection of one unlabelled clip (category
+    ``unlabelled``), with the file's skeleton and frame rate: a recording to score, or one support clip."""
+    from haad.data.bvh import read_bvh
+    from haad.data.kinect_csv import read_kinect_csv
+
+    path = Path(path)
+    if path.name.lower().endswith((".bvh", ".bvh.gz")):
+        motion = read_bvh(path)
+        clip, layout, fps = motion.positions, motion.layout(), motion.fps
+    else:
+        table = read_kinect_csv(path)
+        clip, layout, fps = table.positions, table.layout(), table.fps
+    return Collection([clip], [0], ["unlabelled"], layout, names=[path.name], source=str(path), fps=fps)

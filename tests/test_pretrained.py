@@ -154,3 +154,19 @@ def test_pretrain_uses_only_seen_categories(tmp_path):
     assert data.windows.shape[2:] == (CANONICAL.num_joints, 3) and np.isfinite(data.windows).all()
     record = {d["name"]: d for d in data.records}
     assert set(record[str(npz)]["unseen_excluded"]) == unseen
+
+
+def test_long_recordings_are_scored_in_chunks(monkeypatch):
+    import haad.inference as inference
+    from haad.inference import ScoreConfig
+
+    data = kinect_v2_collection(3)
+    long = Collection([np.concatenate(data.clips[:12])], [0], ["mixed"], data.layout, fps=30.0)
+    det = fit_detector(data, None, SupportConfig(category="walk", k_shot=3))
+    whole = score_rows(det, long, ScoreConfig(stream=True, hop=5))
+    monkeypatch.setattr(inference, "CHUNK", 7)  # many small chunks, their ends inside the recording
+    chunked = score_rows(det, long, ScoreConfig(stream=True, hop=5))
+    assert len(whole) == len(chunked) > 14
+    assert [r["start_frame"] for r in whole] == [r["start_frame"] for r in chunked]
+    np.testing.assert_allclose([float(r["score"]) for r in chunked], [float(r["score"]) for r in whole], rtol=1e-4)
+    assert [r["p_value"] for r in chunked] == [r["p_value"] for r in whole]

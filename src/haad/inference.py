@@ -24,6 +24,7 @@ from haad.preprocess import preprocessor_for
 from haad.storage import atomic_write_bytes
 
 EXPLAIN_METHODS = ("occlusion", "embedding")
+CHUNK = 4096  # windows scored together (a multiple of the fast encoder path's batch)
 
 
 @dataclass(frozen=True)
@@ -190,25 +191,36 @@ def score_rows(detector: FewShotDetector, data: Collection, config: ScoreConfig 
         warnings.warn("this detector was saved before detectors kept their support windows; explanations fall "
                       "back to the embedding split (refit it on its support clips for occlusion)", stacklevel=2)
         method = "embedding"
+    names = detector.window_layout.joint_names
+    rows = []
+
+    def score_chunk(owners: list, starts: list, windows: list) -> None:
+        emb = detector.embed(windows)
+        scores, p_values = detector.score_embeddings(emb), detector.p_values_embeddings(emb)
+        flags = p_values <= config.alpha if config.alpha is not None else scores > detector.threshold_
+        shares = detector.explain(windows, method=method) if config.explain else None
+        for w, (i, start) in enumerate(zip(owners, starts)):
+            row = {"clip": data.names[i], "category": data.class_names[data.labels[i]], "start_frame": start,
+                   "score": f"{scores[w]:.6f}", "p_value": f"{p_values[w]:.6f}", "anomalous": int(flags[w])}
+            if shares is not None:
+                top = np.argsort(shares[w])[::-1][: config.explain]
+                row["top_joints"] = " ".join(f"{names[j]}:{shares[w, j]:.2f}" for j in top)
+            rows.append(row)
+
+    # Windows are scored (and explained) in batches of CHUNK: far cheaper than clip by clip, and a long
+    # recording never holds all its windows at once.
     owners, starts, windows = [], [], []
     for i, clip in enumerate(data.clips):
         st, win = detector.stream_windows(clip, config.hop) if config.stream else ([0], [clip])
-        owners += [i] * len(st)
-        starts += [int(s) for s in st]
-        windows += list(win)
-    emb = detector.embed(windows)
-    scores, p_values = detector.score_embeddings(emb), detector.p_values_embeddings(emb)
-    flags = p_values <= config.alpha if config.alpha is not None else scores > detector.threshold_
-    shares = detector.explain(windows, method=method) if config.explain else None
-    names = detector.window_layout.joint_names
-    rows = []
-    for w, (i, start) in enumerate(zip(owners, starts)):
-        row = {"clip": data.names[i], "category": data.class_names[data.labels[i]], "start_frame": start,
-               "score": f"{scores[w]:.6f}", "p_value": f"{p_values[w]:.6f}", "anomalous": int(flags[w])}
-        if shares is not None:
-            top = np.argsort(shares[w])[::-1][: config.explain]
-            row["top_joints"] = " ".join(f"{names[j]}:{shares[w, j]:.2f}" for j in top)
-        rows.append(row)
+        for s, w in zip(st, win):
+            owners.append(i)
+            starts.append(int(s))
+            windows.append(w)
+            if len(windows) == CHUNK:
+                score_chunk(owners, starts, windows)
+                owners, starts, windows = [], [], []
+    if windows:
+        score_chunk(owners, starts, windows)
     return rows
 
 

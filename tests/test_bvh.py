@@ -10,7 +10,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from haad.data import DataError
-from haad.data.bvh import infer_layout, read_bvh
+from haad.data.bvh import read_bvh
+from haad.data.layout_names import infer_layout
 
 # A 3-joint chain: Root at the origin, Mid one unit along x, Tip one unit along y from Mid, and an
 # End Site one unit along z from Tip.

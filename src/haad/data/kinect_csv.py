@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from haad.data.bvh import infer_layout
+from haad.data.layout_names import infer_layout
 from haad.data.collection import DataError
 from haad.data.generic import read_text
 from haad.skeleton import KINECT_SDK, Layout

@@ -44,11 +44,14 @@ class EncoderChoice:
     @property
     def normalization(self) -> SensorNormConfig | None:
         """The sensor normalisation a pretrained encoder expects (``None`` for other encoders)."""
-        if self.pretrained is None:
-            return None
-        d = dict(self.pretrained["normalization"])
-        d["unit_factors"] = tuple(d["unit_factors"])
-        return SensorNormConfig(**d)
+        return None if self.pretrained is None else SensorNormConfig.from_dict(self.pretrained["normalization"])
+
+    def record_for(self, source) -> dict | None:
+        """The pretraining record of the dataset ``source`` (a collection's ``source``: a dataset name
+        or path), or ``None`` when a pretrained encoder never saw it (and for other encoders)."""
+        names = {str(source), Path(str(source)).name}
+        return next((r for r in (self.pretrained or {}).get("datasets", [])
+                     if r["name"] in names or r["source"] in names), None)
 
     def trained_datasets(self) -> list:
         """The names of the datasets a pretrained encoder was trained on."""

@@ -102,6 +102,11 @@ class SensorNormConfig:
     height: float = 1.7
     unit_factors: tuple[float, ...] = (1.0, 0.01, 0.001)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "SensorNormConfig":
+        """The config from its JSON form (``dataclasses.asdict``, as checkpoints store it)."""
+        return cls(**{**d, "unit_factors": tuple(d["unit_factors"])})
+
     def __post_init__(self) -> None:
         if self.fps is not None and not (np.isfinite(self.fps) and self.fps > 0):
             raise ValueError(f"SensorNormConfig.fps must be a positive number or None, got {self.fps}")

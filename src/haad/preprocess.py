@@ -56,9 +56,7 @@ class Preprocessor:
         mapping = JointMapping(source_layout=m["source_layout"], source_names=tuple(m["source_names"]),
                                sources=tuple(tuple(s) for s in m["sources"]),
                                weights=tuple(tuple(w) for w in m["weights"]), kinds=tuple(m["kinds"]))
-        norm = dict(d["normalization"])
-        norm["unit_factors"] = tuple(norm["unit_factors"])
-        return cls(mapping, SensorNormConfig(**norm), d["fps"], bool(d["mirrored"]))
+        return cls(mapping, SensorNormConfig.from_dict(d["normalization"]), d["fps"], bool(d["mirrored"]))
 
 
 def preprocessor_for(collection: Collection, normalization: SensorNormConfig, joint_map=None) -> Preprocessor:

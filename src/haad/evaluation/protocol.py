@@ -150,9 +150,7 @@ def pretrained_split(chosen, data: Collection, split: Split) -> Split:
     """The protocol split as a pretrained encoder sees it: a dataset it trained on keeps its seen and
     unseen categories (and is refused if one of its unseen categories entered training); every
     category of a dataset it never saw is unseen."""
-    name = Path(str(data.source)).name
-    record = next((r for r in chosen.pretrained["datasets"]
-                   if r["source"] == str(data.source) or r["name"] in (name, str(data.source))), None)
+    record = chosen.record_for(data.source)
     if record is None:
         return replace(split, seen=(), unseen=tuple(range(data.num_classes)))
     trained_fraction = chosen.pretrained.get("train_fraction")

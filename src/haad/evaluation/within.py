@@ -124,10 +124,7 @@ def _embed(data: Collection, config: WithinConfig, encoder) -> tuple[np.ndarray,
     chosen = resolve_encoder(encoder)
     info = {"encoder": chosen.spec, "encoder_trained_on": chosen.trained_datasets()}
     if chosen.pretrained is not None:
-        from pathlib import Path
-
-        names = {Path(str(data.source)).name, str(data.source)}
-        if any(r["name"] in names or r["source"] in names for r in chosen.pretrained["datasets"]):
+        if chosen.record_for(data.source) is not None:
             # Pretraining drew from the category protocol's training pools, which hold this
             # protocol's test clips (other subjects, styles or populations of the same motions).
             raise ValueError(f"encoder {chosen.spec} was pretrained on {data.source}'s clips, which include this "

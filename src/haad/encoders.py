@@ -83,12 +83,10 @@ def resolve_encoder(spec=None) -> EncoderChoice:
 def export_encoder(src, dst) -> Path:
     """Copy a finished encoder checkpoint to ``dst`` with its weights only (no optimizer state), e.g. to
     ship it; the config and the record of what went in are kept."""
-    from haad.checkpoint import load_checkpoint
     from haad.train import load_encoder, save_encoder
 
     encoder, header = load_encoder(src)
     meta = dict(header.get("meta", {}))
     if not meta.get("complete"):
         raise ValueError(f"{src}: training is not finished; only a finished encoder can be exported")
-    load_checkpoint(src)  # verifies the pair of files once more before copying
     return save_encoder(dst, encoder, meta)

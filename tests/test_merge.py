@@ -84,3 +84,20 @@ def test_parts_that_differ_in_more_than_seeds_are_refused(parts):
 def test_the_hold_control_samples_no_generator(parts):
     merged = merge_results([_as_augmented(p, None, completion="hold") for p in parts[:2]])
     assert generator_note(merged) is None
+
+
+def test_merge_runs_without_seen_categories(tmp_path):
+    """A pretrained encoder that never saw the dataset: every category unseen, seen rates None."""
+    from haad.data.synthetic import synthesize
+    from haad.evaluation.config import EvalConfig
+    from haad.evaluation.merge import merge_results
+    from haad.evaluation.protocol import evaluate
+
+    data = synthesize(clips_per_class=6, seed=0)
+    parts = [evaluate(data, EvalConfig(seeds=(s,)), encoder_dir="builtin", progress=False) for s in (0, 1)]
+    assert parts[0]["seen_mean"] is None and parts[0]["threshold"]["false_positive_rate_seen"] is None
+    merged = merge_results(parts)
+    whole = evaluate(data, EvalConfig(seeds=(0, 1)), encoder_dir="builtin", progress=False)
+    assert merged["seen_mean"] is None and abs(merged["mean"] - whole["mean"]) < 1e-12
+    assert "false_positive_rate_seen" not in merged["threshold"]
+    assert abs(merged["threshold"]["false_positive_rate"] - whole["threshold"]["false_positive_rate"]) < 1e-12

@@ -96,7 +96,9 @@ def merge_results(parts: list) -> dict:
     res.update(summarize_matrix(aucs, names, seen, unseen))
     res.pop("threshold", None)
     if all("threshold" in p for p in parts):  # a rate over only some seeds would pass for all of them
-        rates = [k for k in first["threshold"] if k != "rule" and all(k in p["threshold"] for p in parts)]
+        # A rate is None where its group is empty (no seen category): kept only as a number in every part.
+        rates = [k for k in first["threshold"]
+                 if k != "rule" and all(p["threshold"].get(k) is not None for p in parts)]
         res["threshold"] = dict({"rule": first["threshold"]["rule"]},
                                 **{k: weighted(lambda p, k=k: p["threshold"][k], lambda p: True) for k in rates})
     selection = {}

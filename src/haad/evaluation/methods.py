@@ -20,6 +20,7 @@ from haad.data.collection import Collection
 from haad.data.splits import Split, support_draws
 from haad.detector import FewShotDetector
 from haad.embedders import DCTEmbedder, EncoderEmbedder
+from haad.encoder import ActionEncoder
 from haad.evaluation.config import BaselineEvalConfig, EvalConfig
 
 
@@ -77,7 +78,10 @@ class FewShotMethod(ProtocolMethod):
     Args:
         data, split, windows: the collection, its protocol split and every clip's window.
         config: the run's settings.
-        encoder: a loaded encoder used for every seed instead of training one per seed.
+        encoder: a fixed encoder used for every seed instead of training one per seed: a loaded
+            :class:`~haad.encoder.ActionEncoder` (embedded with the module's own forward) or an
+            embedder callable used as it is (e.g. :class:`~haad.onnx_export.OnnxEmbedder`). Its
+            embeddings do not depend on the seed, so every window is embedded once for all seeds.
         out_dir: each trained seed's encoder checkpoint goes to ``out_dir/encoders/seed-S`` (a finished
             one is reused, an unfinished one resumed).
         augmentation: a :class:`~haad.evaluation.augmentation.ProtocolAugmentation`, or None.
@@ -93,27 +97,35 @@ class FewShotMethod(ProtocolMethod):
         self.config, self.encoder, self.out_dir = config, encoder, out_dir
         self.augmentation, self.progress = augmentation, progress
         self.train_seconds: list = []
+        self.embeddings = None
 
     def start_seed(self, seed: int) -> None:
+        # A trained-per-seed encoder embeds every window again each seed; a fixed one (or the DCT) once.
+        if self.embeddings is None or (self.config.method != "dct-distance" and self.encoder is None):
+            self.embedder = self._seed_embedder(seed)
+            self.embeddings = self.embedder(self.windows)
+            self.test_embeddings = self.embeddings[self.split.test]
+        self.draws = support_draws(self.split, seed, self.config.k_shot)
+
+    def _seed_embedder(self, seed: int):
+        """Seed ``seed``'s embedder: the DCT, the fixed encoder, or an encoder trained (or loaded) for it."""
         cfg = self.config
         if cfg.method == "dct-distance":
-            self.embedder = DCTEmbedder(10)
-        else:
-            encoder = self.encoder
-            if encoder is None:
-                train_idx = self.split.seen_train()
-                seed_dir = Path(self.out_dir) / "encoders" / f"seed-{seed}" if self.out_dir is not None else None
-                views = self.augmentation.training_views(seed, train_idx) if self.augmentation else None
-                t0 = time.perf_counter()
-                encoder, hist = train_seen_encoder(self.data, self.split, self.windows[train_idx], cfg, seed,
-                                                   seed_dir, self.progress, views)
-                self.train_seconds.append(hist["seconds"] if hist["seconds"] else time.perf_counter() - t0)
-            # The module's own forward, not the inference fast path: protocol results stay bit-for-bit
-            # reproducible with the archived ones (the two differ by float32 rounding).
-            self.embedder = EncoderEmbedder(encoder, fast=False)
-        self.embeddings = self.embedder(self.windows)  # every window once per seed
-        self.test_embeddings = self.embeddings[self.split.test]
-        self.draws = support_draws(self.split, seed, cfg.k_shot)
+            return DCTEmbedder(10)
+        if self.encoder is not None and not isinstance(self.encoder, ActionEncoder):
+            return self.encoder  # an embedder callable (an exported ONNX encoder), as it is
+        encoder = self.encoder
+        if encoder is None:
+            train_idx = self.split.seen_train()
+            seed_dir = Path(self.out_dir) / "encoders" / f"seed-{seed}" if self.out_dir is not None else None
+            views = self.augmentation.training_views(seed, train_idx) if self.augmentation else None
+            t0 = time.perf_counter()
+            encoder, hist = train_seen_encoder(self.data, self.split, self.windows[train_idx], cfg, seed,
+                                               seed_dir, self.progress, views)
+            self.train_seconds.append(hist["seconds"] if hist["seconds"] else time.perf_counter() - t0)
+        # The module's own forward, not the inference fast path: protocol results stay bit-for-bit
+        # reproducible with the archived ones (the two differ by float32 rounding).
+        return EncoderEmbedder(encoder, fast=False)
 
     def fit(self, seed: int, category: int) -> FewShotDetector:
         support = self.draws[category]

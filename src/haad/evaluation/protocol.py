@@ -173,7 +173,9 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
     Args:
         data: the collection.
         config: the run's settings.
-        encoder_dir: use this trained encoder for every seed instead of training one per seed.
+        encoder_dir: use this encoder for every seed instead of training one per seed: an encoder spec
+            (:func:`haad.encoders.resolve_encoder`: ``builtin``, a checkpoint directory, or a ``.onnx``
+            file from ``haad export``, run by onnxruntime).
         out_dir: if given, each seed's encoder checkpoint goes to ``out_dir/encoders/seed-S``
             (a finished one is reused, an unfinished one resumed) and the per-seed test scores to
             ``out_dir/scores.npz`` (:func:`save_scores`).
@@ -186,12 +188,15 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
     extra = {"encoder": str(encoder_dir) if encoder_dir is not None else None}
     encoder = None
     if config.method == "fewshot" and encoder_dir is not None:
+        from haad.embedders import EncoderEmbedder
         from haad.encoders import resolve_encoder
 
         chosen = resolve_encoder(encoder_dir)
         if chosen.header is None:
             raise ValueError(f"encoder {chosen.spec!r} is the no-learning embedding: use --method dct-distance")
-        encoder = chosen.embedder.encoder
+        # A checkpoint's torch module (embedded with its own forward, see FewShotMethod), or an exported
+        # ONNX file's embedder as it is (onnxruntime: equal to the module within float32 rounding).
+        encoder = chosen.embedder.encoder if isinstance(chosen.embedder, EncoderEmbedder) else chosen.embedder
         if chosen.pretrained is not None:
             if config.augment.mode != "none":
                 raise ValueError("generative augmentation needs a per-dataset encoder, not a pretrained one")

@@ -137,6 +137,7 @@ def _embed(data: Collection, config: WithinConfig, encoder) -> tuple[np.ndarray,
     embedder = chosen.embedder
     if isinstance(embedder, EncoderEmbedder):  # the module's own forward, as the category protocol uses
         embedder = EncoderEmbedder(embedder.encoder, fast=False)
+    # An exported .onnx encoder's embedder runs as it is (onnxruntime; equal within float32 rounding).
     return embedder(make_windows(data.clips, data.layout.root, config.window)), info
 
 

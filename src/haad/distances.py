@@ -18,3 +18,21 @@ def mean_distance(queries: np.ndarray, support: np.ndarray) -> np.ndarray:
     q = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32))
     s = torch.from_numpy(np.ascontiguousarray(support, dtype=np.float32))
     return torch.cdist(q, s).mean(dim=1).numpy()
+
+
+def pool_scale(pool: np.ndarray, eps: float) -> np.ndarray:
+    """Per-dimension weights that put embeddings in units of normal variation: ``1 / (s_d + eps * mean(s))``,
+    where ``s_d`` is the standard deviation of dimension d over ``pool``, embeddings of normal clips of one
+    category (docs/METHOD.md, "Wrong executions"). Multiplying embeddings by them before Eq. 6 makes a
+    dimension that varies a lot between normal executions (between people, say) count less than one
+    that normal executions keep steady. ``eps`` keeps a dimension that never varies from dominating."""
+    pool = np.asarray(pool, dtype=np.float64)
+    if pool.ndim != 2 or len(pool) < 2:
+        raise ValueError(f"pool scaling needs at least two normal embeddings, got shape {pool.shape}")
+    if eps <= 0:
+        raise ValueError(f"eps must be > 0, got {eps}")
+    spread = pool.std(axis=0)
+    floor = eps * spread.mean()
+    if floor == 0:
+        raise ValueError("pool scaling: the normal embeddings are all identical")
+    return (1.0 / (spread + floor)).astype(np.float32)

@@ -1,7 +1,8 @@
 """Embedders: callables mapping ``(N, H, J, 3)`` windows to ``(N, D)`` embeddings for the few-shot detector.
 
 :class:`EncoderEmbedder` runs a trained :class:`~haad.encoder.ActionEncoder`; :class:`DCTEmbedder` is
-the no-learning floor (the window's first DCT coefficients). Each also says which joint every
+the no-learning floor (the window's first DCT coefficients); :class:`BoneDCTEmbedder` the same for bone
+directions, for deviations within one action. Each also says which joint every
 embedding dimension belongs to, where that is defined, for the embedding-split explanation.
 """
 
@@ -28,6 +29,38 @@ class DCTEmbedder:
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         return dct(np.asarray(windows, dtype=np.float64), self.n_coef).reshape(len(windows), -1).astype(np.float32)
+
+
+class BoneDCTEmbedder:
+    """No-learning embedding of how the body's *shape* moves: the flattened first ``n_coef`` DCT
+    coefficients of every bone's unit direction (child joint minus parent joint, normalised).
+
+    Directions do not depend on body size or limb proportions, which differ more between two people
+    than a wrong execution of an exercise changes joint positions; and a few low-frequency
+    coefficients keep the movement's course and drop the jitter (docs/METHOD.md, "Wrong executions").
+    """
+
+    name = "bone-distance"
+
+    def __init__(self, parents, n_coef: int = 4):
+        parents = np.asarray(parents)
+        self.child = np.flatnonzero(parents >= 0)
+        self.parent = parents[self.child]
+        if not len(self.child):
+            raise ValueError("a skeleton without bones (every joint is a root) has no bone directions")
+        self.n_coef = n_coef
+
+    def joint_index(self, num_joints: int) -> np.ndarray:
+        """The joint each embedding dimension belongs to: the bone's child joint (layout (M, B, 3) flattened)."""
+        return np.tile(np.repeat(self.child, 3), self.n_coef)
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        w = np.asarray(windows, dtype=np.float64)
+        bones = w[:, :, self.child] - w[:, :, self.parent]
+        # A zero-length bone (two joints at one place, e.g. a derived joint) has no direction: it stays 0.
+        length = np.linalg.norm(bones, axis=-1, keepdims=True)
+        unit = np.divide(bones, length, out=np.zeros_like(bones), where=length > 1e-9)
+        return dct(unit, self.n_coef).reshape(len(w), -1).astype(np.float32)
 
 
 class EncoderEmbedder:

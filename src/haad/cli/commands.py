@@ -68,7 +68,7 @@ def cmd_evaluate(args) -> int:
     from haad.evaluation.config import EvalConfig
     from haad.evaluation.protocol import evaluate
     from haad.evaluation.report import format_results
-    from haad.evaluation.within import DEFAULT_PROTOCOL
+    from haad.evaluation.within import DEFAULT_PROTOCOL, PROTOCOLS as PROTOCOL_NAMES
 
     data = load_dataset(args.dataset, args.data_dir)
     protocol = args.protocol or DEFAULT_PROTOCOL.get(Path(str(data.source)).name, "category")
@@ -76,7 +76,7 @@ def cmd_evaluate(args) -> int:
     if protocol != "category":
         from haad.evaluation.within import WithinConfig, evaluate_within, format_within
 
-        cfg = WithinConfig(protocol, **_given(args, "method", "k_shot"), seeds=tuple(seeds))
+        cfg = WithinConfig(protocol, **_given(args, "method", "k_shot", "scale"), seeds=tuple(seeds))
         identity = {"dataset": data.source, "protocol": protocol, "method": cfg.method, "options": cfg.options(),
                     "encoder": args.encoder or "builtin" if cfg.method == "fewshot" else None}
         with claim_output_dir(args.out, identity, force=args.force):
@@ -84,6 +84,9 @@ def cmd_evaluate(args) -> int:
             print(format_within(res))
             print(f"results written to {_write_results(args.out, res)}")
         return 0
+    if args.method == "bone-distance" or args.scale is not None:
+        raise ValueError(f"{'--method bone-distance' if args.method == 'bone-distance' else '--scale'} is for the "
+                         f"within-category protocols ({', '.join(PROTOCOL_NAMES)}), not the category protocol")
     cfg = _eval_config(args, seeds, args.method or EvalConfig.method)
     identity = {"dataset": data.source, "method": cfg.method, "seeds": list(cfg.seeds), "options": cfg.options(),
                 "encoder": args.encoder}

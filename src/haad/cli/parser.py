@@ -99,7 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True,
                    help="a dataset name (see haad data info), or a path (.npz, .pkl, folder)")
     p.add_argument("--data-dir", type=Path, default=None, help="where named datasets live (default $HAAD_DATA_DIR)")
-    p.add_argument("--method", choices=("fewshot", "dct-distance"), default=None, help="(default fewshot)")
+    p.add_argument("--method", choices=("fewshot", "dct-distance", "bone-distance"), default=None,
+                   help="(default fewshot); bone-distance (no learning, bone directions) is for the within-category "
+                        "protocols")
+    p.add_argument("--scale", choices=("none", "pool"), default=None,
+                   help="within-category protocols: pool divides every embedding dimension by its spread over the "
+                        "task's pool of normal clips before the distance (default none; see docs/METHOD.md)")
     p.add_argument("--seeds", type=positive_int, default=None, help="number of seeds 0..N-1 (default 10)")
     p.add_argument("--first-seed", type=non_negative_int, default=0,
                    help="run seeds F..F+N-1 instead (to extend a run; join the parts with haad merge-results)")

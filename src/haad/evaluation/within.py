@@ -38,12 +38,15 @@ class Task:
     test_anomalous: np.ndarray
 
 
-def ui_prmd_tasks(data: Collection) -> list:
-    """Cross-subject: support from subjects 1-8's correct episodes; test on subjects 9-10."""
+def ui_prmd_tasks(data: Collection, support_subjects=range(1, 9), test_subjects=(9, 10)) -> list:
+    """Cross-subject: support from subjects 1-8's correct episodes; test on subjects 9-10 (other subject
+    sets: the cross-validation inside the support subjects, benchmarks/within_selection.py)."""
     from haad.data.ui_prmd import ui_prmd_episodes
 
     meta = ui_prmd_episodes(data)
-    train, test = meta["subject"] <= 8, meta["subject"] >= 9
+    if set(support_subjects) & set(test_subjects):
+        raise ValueError(f"support and test subjects overlap: {sorted(set(support_subjects) & set(test_subjects))}")
+    train, test = np.isin(meta["subject"], list(support_subjects)), np.isin(meta["subject"], list(test_subjects))
     tasks = []
     for c, name in enumerate(data.class_names):
         mine = data.labels == c
@@ -79,16 +82,25 @@ PROTOCOLS = {"ui-prmd-cross-subject": ui_prmd_tasks, "bandai-namco-style": banda
              "kinder-gator-population": population_tasks}
 # The protocol ``haad evaluate`` runs by default on a dataset (others: the category protocol).
 DEFAULT_PROTOCOL = {"ui-prmd": "ui-prmd-cross-subject", "bandai-namco": "bandai-namco-style"}
+METHODS = ("fewshot", "dct-distance", "bone-distance")
 
 
 @dataclass(frozen=True)
 class WithinConfig:
     """Attributes:
         protocol: a name in :data:`PROTOCOLS`.
-        method: ``fewshot`` (an encoder, default the built-in one) or ``dct-distance`` (the no-learning floor).
+        method: ``fewshot`` (an encoder, default the built-in one), ``dct-distance`` (the no-learning
+            floor) or ``bone-distance`` (no learning: DCT of bone directions on the canonical skeleton,
+            :class:`~haad.embedders.BoneDCTEmbedder`).
         seeds: the seeds (support draws).
         k_shot: support clips per task.
         window: windowing; whole episodes resampled to 60 frames, since a deviation may come late.
+        scale: ``none`` (Eq. 6 as it is) or ``pool``: every task's embeddings are first divided by the
+            spread of its support pool's normal clips (:func:`haad.distances.pool_scale`); the K support
+            clips are drawn as before.
+        scale_eps: the floor of ``pool`` scaling, a fraction of the mean spread (chosen by subject
+            cross-validation on ui-prmd's support subjects; benchmarks/within_selection.py).
+        bone_coef: DCT coefficients per bone direction for ``bone-distance`` (chosen the same way).
     """
 
     protocol: str
@@ -96,12 +108,19 @@ class WithinConfig:
     seeds: tuple = tuple(range(10))
     k_shot: int = 3
     window: WindowConfig = field(default_factory=lambda: WindowConfig(crop="resample"))
+    scale: str = "none"
+    scale_eps: float = 1e-3
+    bone_coef: int = 4
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {self.protocol!r}; choose from {sorted(PROTOCOLS)}")
-        if self.method not in ("fewshot", "dct-distance"):
-            raise ValueError(f"method must be fewshot or dct-distance, got {self.method!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.scale not in ("none", "pool"):
+            raise ValueError(f"scale must be none or pool, got {self.scale!r}")
+        if self.scale_eps <= 0 or self.bone_coef < 1:
+            raise ValueError(f"need scale_eps > 0 and bone_coef >= 1, got {self.scale_eps} and {self.bone_coef}")
         if self.k_shot < 1 or not self.seeds:
             raise ValueError("need k_shot >= 1 and at least one seed")
 
@@ -141,6 +160,41 @@ def _embed(data: Collection, config: WithinConfig, encoder) -> tuple[np.ndarray,
     return embedder(make_windows(data.clips, data.layout.root, config.window)), info
 
 
+def _bone_embed(data: Collection, config: WithinConfig) -> tuple[np.ndarray, dict]:
+    """Bone-direction DCT embeddings of every clip, on the canonical skeleton, normalised for the sensor."""
+    from haad.canonical import CANONICAL
+    from haad.embedders import BoneDCTEmbedder
+    from haad.normalize import SensorNormConfig
+    from haad.preprocess import prepare_collection
+
+    norm = SensorNormConfig()
+    prepared = prepare_collection(data, norm)
+    windows = make_windows(prepared.clips, CANONICAL.root, config.window)
+    return BoneDCTEmbedder(CANONICAL.parents, config.bone_coef)(windows), {
+        "encoder": None, "normalization": asdict(norm), "layout_used": CANONICAL.name}
+
+
+def task_aucs(emb: np.ndarray, tasks: list, config: WithinConfig, log=None) -> np.ndarray:
+    """(seeds, tasks) ROC AUCs of the detector on precomputed embeddings (the module docstring's loop)."""
+    from haad.distances import pool_scale
+
+    det = FewShotDetector(None, None)
+    aucs = np.zeros((len(config.seeds), len(tasks)))
+    # Scaling depends on the task's pool only, never on the seed's draw or on test clips.
+    scaled = [emb * pool_scale(emb[t.support_pool], config.scale_eps) if config.scale == "pool" else emb
+              for t in tasks]
+    for s, seed in enumerate(config.seeds):
+        for i, t in enumerate(tasks):
+            support = np.random.default_rng([int(seed), i]).choice(t.support_pool, config.k_shot, replace=False)
+            det.fit_embeddings(scaled[i][np.sort(support)])
+            test = np.concatenate([t.test_normal, t.test_anomalous])
+            labels = np.r_[np.zeros(len(t.test_normal)), np.ones(len(t.test_anomalous))].astype(bool)
+            aucs[s, i] = auc(labels, det.score_embeddings(scaled[i][test]))
+        if log:
+            log(f"{config.protocol} seed {seed}: mean AUC {aucs[s].mean():.3f}")
+    return aucs
+
+
 def evaluate_within(data: Collection, config: WithinConfig, encoder=None, log=None) -> dict:
     """Run a within-category protocol and return its results dict (``per_category``: per task, the AUC's
     mean and std over seeds and the values; ``mean``: the mean over tasks)."""
@@ -149,18 +203,8 @@ def evaluate_within(data: Collection, config: WithinConfig, encoder=None, log=No
         if len(t.support_pool) < config.k_shot or not len(t.test_normal) or not len(t.test_anomalous):
             raise ValueError(f"{config.protocol}, {t.name}: {len(t.support_pool)} support clips (K = {config.k_shot}), "
                              f"{len(t.test_normal)} normal and {len(t.test_anomalous)} anomalous test clips")
-    emb, info = _embed(data, config, encoder)
-    det = FewShotDetector(None, data.layout)
-    aucs = np.zeros((len(config.seeds), len(tasks)))
-    for s, seed in enumerate(config.seeds):
-        for i, t in enumerate(tasks):
-            support = np.random.default_rng([int(seed), i]).choice(t.support_pool, config.k_shot, replace=False)
-            det.fit_embeddings(emb[np.sort(support)])
-            test = np.concatenate([t.test_normal, t.test_anomalous])
-            labels = np.r_[np.zeros(len(t.test_normal)), np.ones(len(t.test_anomalous))].astype(bool)
-            aucs[s, i] = auc(labels, det.score_embeddings(emb[test]))
-        if log:
-            log(f"{config.protocol} seed {seed}: mean AUC {aucs[s].mean():.3f}")
+    emb, info = _bone_embed(data, config) if config.method == "bone-distance" else _embed(data, config, encoder)
+    aucs = task_aucs(emb, tasks, config, log)
     return {
         "dataset": data.source, "protocol": config.protocol, "method": config.method,
         "seeds": [int(s) for s in config.seeds], "k_shot": config.k_shot, "options": config.options(),

@@ -29,6 +29,10 @@ from haad.preprocess import Preprocessor
 from haad.skeleton import Layout
 
 DETECTOR_KIND = "fewshot-detector"
+# Windows of a long recording prepared and embedded together (score_stream, haad detect --stream): the
+# fast encoder path's batch (haad.embedders.FAST_BATCH). Larger chunks only hold more windows and their
+# float64 temporaries at once (4,096: about 60 MB more at peak, benchmarks/README.md, "Speed").
+STREAM_CHUNK = 1024
 
 
 def check_alpha(alpha: float, k: int, name: str = "alpha") -> None:
@@ -182,41 +186,54 @@ class FewShotDetector(BaseDetector):
         drops = occlusion_drops(self, self.windows(X), batch_size)
         return normalize_shares(drops) if normalize else drops
 
-    def stream_windows(self, stream: np.ndarray, hop: int = 10) -> tuple[np.ndarray, list]:
-        """Sliding windows over a long (T, J, 3) recording: (start frames, the windows' frames).
+    def stream_starts(self, stream: np.ndarray, hop: int = 10) -> tuple[np.ndarray, int]:
+        """The sliding windows over a long (T, J, 3) recording without cutting them: (start frames, input
+        frames per window); window i is ``stream[starts[i]:starts[i] + frames]``.
 
         Windows of ``window.length`` frames (counted at the encoder's frame rate: a preprocessor that
         resamples gets the same span of time in input frames) start every ``hop`` input frames (the last
-        one ends at the last frame; a recording shorter than a window gives one, padded when windowed); each is normalised
-        on its own first frame like any clip.
+        one ends at the last frame; a recording shorter than a window gives one, padded when windowed).
         """
         if hop < 1:
             raise ValueError(f"hop must be >= 1, got {hop}")
-        stream = np.asarray(stream)
         h = self.window.length
         pre = self.preprocessor
         if pre is not None and pre.fps is not None and pre.normalization.fps is not None:
             # The preprocessor resamples each window to the encoder's rate: cut the same span of time.
             h = max(1, int(round(h * pre.fps / pre.normalization.fps)))
-        if stream.ndim != 3 or stream.shape[1:] != (self.layout.num_joints, 3) or len(stream) == 0:
-            raise ValueError(f"stream: expected (frames, {self.layout.num_joints}, 3), got {stream.shape}")
-        starts = list(range(0, max(len(stream) - h, 0) + 1, hop))
-        if len(stream) > h and starts[-1] != len(stream) - h:
-            starts.append(len(stream) - h)
-        return np.asarray(starts), [stream[s:s + h] for s in starts]
+        shape = np.shape(stream)
+        if len(shape) != 3 or shape[1:] != (self.layout.num_joints, 3) or shape[0] == 0:
+            raise ValueError(f"stream: expected (frames, {self.layout.num_joints}, 3), got {shape}")
+        frames = shape[0]
+        starts = list(range(0, max(frames - h, 0) + 1, hop))
+        if frames > h and starts[-1] != frames - h:
+            starts.append(frames - h)
+        return np.asarray(starts), h
 
-    def score_stream(self, stream: np.ndarray, hop: int = 10, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-        """Score a long (T, J, 3) recording with sliding windows (:meth:`stream_windows`): (start frames, scores).
+    def stream_windows(self, stream: np.ndarray, hop: int = 10) -> tuple[np.ndarray, list]:
+        """Sliding windows over a long (T, J, 3) recording: (start frames, the windows as views of ``stream``),
+        see :meth:`stream_starts`; each is normalised on its own first frame like any clip when windowed.
+        Every window at once: :meth:`score_stream` and ``haad detect --stream`` cut them chunk by chunk."""
+        stream = np.asarray(stream)
+        starts, h = self.stream_starts(stream, hop)
+        return starts, [stream[s:s + h] for s in starts]
 
-        The windows are views of ``stream``; they are prepared and embedded ``chunk`` at a time, so the
-        memory beyond the recording itself stays bounded however long it is (benchmarks/README.md, "Speed").
+    def score_stream(self, stream: np.ndarray, hop: int = 10, chunk: int = STREAM_CHUNK) -> tuple[np.ndarray, np.ndarray]:
+        """Score a long (T, J, 3) recording with sliding windows (:meth:`stream_starts`): (start frames, scores).
+
+        The windows are cut from ``stream`` (views), prepared and embedded ``chunk`` at a time, so the
+        memory beyond the recording itself and the scores stays bounded however long it is
+        (benchmarks/README.md, "Speed").
         """
         self._check_fitted()
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, got {chunk}")
-        starts, windows = self.stream_windows(stream, hop)
-        scores = [self.decision_function(windows[i:i + chunk]) for i in range(0, len(windows), chunk)]
-        return starts, np.concatenate(scores)
+        stream = np.asarray(stream)
+        starts, h = self.stream_starts(stream, hop)
+        scores = np.empty(len(starts), np.float32)
+        for i in range(0, len(starts), chunk):
+            scores[i:i + chunk] = self.decision_function([stream[s:s + h] for s in starts[i:i + chunk]])
+        return starts, scores
 
     def predict(self, X, alpha: float | None = None) -> np.ndarray:
         """1 = anomalous, 0 = normal: score above ``threshold_``, or with ``alpha`` conformal p-value <= alpha."""

@@ -2,8 +2,10 @@
 recordings, and write one row per clip (or window) — what ``haad detect`` does, as a library.
 
 :func:`fit_detector` builds and fits a :class:`~haad.detector.FewShotDetector` from a support
-collection; :func:`score_rows` scores a collection with it (all windows of all clips in one batch:
-per-clip calls cost far more) and returns the rows; :func:`write_csv` writes them atomically.
+collection; :func:`score_rows` scores a collection with it (the windows of all clips in chunks of
+:data:`CHUNK`: per-clip calls cost far more, and a long recording's windows are cut a chunk at a time,
+so memory beyond the recording and the rows stays bounded) and returns the rows; :func:`write_csv`
+writes them atomically.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from haad.data.collection import Collection
-from haad.detector import FewShotDetector, check_alpha
+from haad.detector import STREAM_CHUNK, FewShotDetector, check_alpha
 from haad.generator.bank import GenerationSettings
 from haad.preprocess import preprocessor_for
 from haad.storage import atomic_write_bytes
 
 EXPLAIN_METHODS = ("occlusion", "embedding")
-CHUNK = 4096  # windows scored together (a multiple of the fast encoder path's batch)
+CHUNK = STREAM_CHUNK  # windows scored (and explained) together
+PREPARE = 128  # windows prepared together inside a chunk
 
 
 @dataclass(frozen=True)
@@ -194,7 +197,10 @@ def score_rows(detector: FewShotDetector, data: Collection, config: ScoreConfig 
     names = detector.window_layout.joint_names
     rows = []
 
-    def score_chunk(owners: list, starts: list, windows: list) -> None:
+    def score_chunk(owners: list, starts: list, clips: list) -> None:
+        # Prepared (mapped, normalised, cut to the window) PREPARE at a time: their float64 temporaries
+        # stay a few MB, and the chunk's float32 windows are the one large array the chunk holds.
+        windows = np.concatenate([detector.windows(clips[i:i + PREPARE]) for i in range(0, len(clips), PREPARE)])
         emb = detector.embed(windows)
         scores, p_values = detector.score_embeddings(emb), detector.p_values_embeddings(emb)
         flags = p_values <= config.alpha if config.alpha is not None else scores > detector.threshold_
@@ -208,14 +214,16 @@ def score_rows(detector: FewShotDetector, data: Collection, config: ScoreConfig 
             rows.append(row)
 
     # Windows are scored (and explained) in batches of CHUNK: far cheaper than clip by clip, and a long
-    # recording never holds all its windows at once.
+    # recording's windows are cut from it (views) as its chunks fill, never all at once.
     owners, starts, windows = [], [], []
     for i, clip in enumerate(data.clips):
-        st, win = detector.stream_windows(clip, config.hop) if config.stream else ([0], [clip])
-        for s, w in zip(st, win):
+        if config.stream:
+            clip = np.asarray(clip)
+        st, h = detector.stream_starts(clip, config.hop) if config.stream else ([0], None)
+        for s in st:
             owners.append(i)
             starts.append(int(s))
-            windows.append(w)
+            windows.append(clip if h is None else clip[s:s + h])
             if len(windows) == CHUNK:
                 score_chunk(owners, starts, windows)
                 owners, starts, windows = [], [], []

@@ -22,3 +22,13 @@ haad evaluate --dataset kinder-gator --protocol category --method dct-distance -
   --out "$out/kinder-gator-category-dct-distance"
 haad evaluate --dataset kinder-gator --protocol category --encoder builtin --seeds 10 --quiet \
   --out "$out/kinder-gator-category-builtin"
+# One-model-per-category baselines, trained on each task's whole support pool; 3 seeds as in the
+# category comparison (a seed changes only their initialisation). About 1 hour on 2 cores.
+if [ "${WITH_BASELINES:-1}" = 1 ]; then
+  for spec in "ui-prmd ui-prmd-cross-subject" "bandai-namco bandai-namco-style"; do
+    set -- $spec
+    for method in multilevel-nf stg-nf mocodad; do
+      haad evaluate --dataset "$1" --protocol "$2" --method "$method" --seeds 3 --quiet --out "$out/$2-$method"
+    done
+  done
+fi

@@ -101,3 +101,12 @@ def test_ui_prmd_wrong_executions_through_the_cli(tmp_path):
     res = json.loads((out / "results.json").read_text())
     assert res["protocol"] == "ui-prmd-cross-subject" and res["method"] == "bone-distance"
     assert res["mean"] > 0.88  # measured 0.924 over 10 seeds; the floor (DCT of positions) is 0.678
+
+
+@pytest.mark.slow
+def test_a_baseline_runs_the_within_protocol_on_its_support_pools():
+    res = evaluate_within(ui_prmd_like(), WithinConfig("ui-prmd-cross-subject", method="mocodad", seeds=(0,)))
+    assert res["method"] == "mocodad" and res["encoder"] is None and res["train_seconds_per_task"] > 0
+    assert res["mean"] > 0.9  # measured 1.000 (the planted arm offset; MultiLevel-NF and STG-NF: 1.000 too)
+    with pytest.raises(ValueError, match="scale must be none"):
+        WithinConfig("ui-prmd-cross-subject", method="mocodad", scale="pool")

@@ -83,6 +83,8 @@ PROTOCOLS = {"ui-prmd-cross-subject": ui_prmd_tasks, "bandai-namco-style": banda
 # The protocol ``haad evaluate`` runs by default on a dataset (others: the category protocol).
 DEFAULT_PROTOCOL = {"ui-prmd": "ui-prmd-cross-subject", "bandai-namco": "bandai-namco-style"}
 METHODS = ("fewshot", "dct-distance", "bone-distance")
+# One-model-per-category baselines: trained on the task's whole support pool, as the paper trains them.
+BASELINE_METHODS = ("multilevel-nf", "stg-nf", "mocodad")
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,10 @@ class WithinConfig:
     """Attributes:
         protocol: a name in :data:`PROTOCOLS`.
         method: ``fewshot`` (an encoder, default the built-in one), ``dct-distance`` (the no-learning
-            floor) or ``bone-distance`` (no learning: DCT of bone directions on the canonical skeleton,
-            :class:`~haad.embedders.BoneDCTEmbedder`).
-        seeds: the seeds (support draws).
+            floor), ``bone-distance`` (no learning: DCT of bone directions on the canonical skeleton,
+            :class:`~haad.embedders.BoneDCTEmbedder`) or a baseline of :data:`BASELINE_METHODS` (one
+            model per task and seed, trained on the task's whole support pool, the dataset's own skeleton).
+        seeds: the seeds (support draws; a baseline's initialisation).
         k_shot: support clips per task.
         window: windowing; whole episodes resampled to 60 frames, since a deviation may come late.
         scale: ``none`` (Eq. 6 as it is) or ``pool``: every task's embeddings are first divided by the
@@ -115,8 +118,10 @@ class WithinConfig:
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {self.protocol!r}; choose from {sorted(PROTOCOLS)}")
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.method not in METHODS + BASELINE_METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS + BASELINE_METHODS)}, got {self.method!r}")
+        if self.method in BASELINE_METHODS and self.scale != "none":
+            raise ValueError(f"{self.method} is not a distance to the support: scale must be none")
         if self.scale not in ("none", "pool"):
             raise ValueError(f"scale must be none or pool, got {self.scale!r}")
         if self.scale_eps <= 0 or self.bone_coef < 1:
@@ -195,6 +200,31 @@ def task_aucs(emb: np.ndarray, tasks: list, config: WithinConfig, log=None) -> n
     return aucs
 
 
+def baseline_aucs(data: Collection, tasks: list, config: WithinConfig, log=None) -> tuple[np.ndarray, dict]:
+    """(seeds, tasks) ROC AUCs of a one-model-per-category baseline: per seed and task, one model trained
+    on the windows of the task's whole support pool, scoring the task's test clips."""
+    import time
+
+    from haad.baselines import make_baseline
+
+    windows = make_windows(data.clips, data.layout.root, config.window)
+    aucs = np.zeros((len(config.seeds), len(tasks)))
+    seconds = []
+    for s, seed in enumerate(config.seeds):
+        for i, t in enumerate(tasks):
+            model = make_baseline(config.method, data.layout, seed=int(seed))
+            t0 = time.perf_counter()
+            model.fit(windows[t.support_pool])
+            seconds.append(time.perf_counter() - t0)
+            test = np.concatenate([t.test_normal, t.test_anomalous])
+            labels = np.r_[np.zeros(len(t.test_normal)), np.ones(len(t.test_anomalous))].astype(bool)
+            aucs[s, i] = auc(labels, model.decision_function(windows[test]))
+        if log:
+            log(f"{config.protocol} {config.method} seed {seed}: mean AUC {aucs[s].mean():.3f}")
+    return aucs, {"encoder": None, "training": "one model per task and seed, the task's whole support pool",
+                  "train_seconds_per_task": float(np.mean(seconds))}
+
+
 def evaluate_within(data: Collection, config: WithinConfig, encoder=None, log=None) -> dict:
     """Run a within-category protocol and return its results dict (``per_category``: per task, the AUC's
     mean and std over seeds and the values; ``mean``: the mean over tasks)."""
@@ -203,8 +233,11 @@ def evaluate_within(data: Collection, config: WithinConfig, encoder=None, log=No
         if len(t.support_pool) < config.k_shot or not len(t.test_normal) or not len(t.test_anomalous):
             raise ValueError(f"{config.protocol}, {t.name}: {len(t.support_pool)} support clips (K = {config.k_shot}), "
                              f"{len(t.test_normal)} normal and {len(t.test_anomalous)} anomalous test clips")
-    emb, info = _bone_embed(data, config) if config.method == "bone-distance" else _embed(data, config, encoder)
-    aucs = task_aucs(emb, tasks, config, log)
+    if config.method in BASELINE_METHODS:
+        aucs, info = baseline_aucs(data, tasks, config, log)
+    else:
+        emb, info = _bone_embed(data, config) if config.method == "bone-distance" else _embed(data, config, encoder)
+        aucs = task_aucs(emb, tasks, config, log)
     return {
         "dataset": data.source, "protocol": config.protocol, "method": config.method,
         "seeds": [int(s) for s in config.seeds], "k_shot": config.k_shot, "options": config.options(),

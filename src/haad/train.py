@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from haad import distributed
 from haad.checkpoint import (CheckpointError, load_checkpoint, load_optimizer_tensors, module_state,
                              optimizer_tensors, prefixed_state, save_checkpoint)
 from haad.contrastive import BalancedBatchSampler, multi_positive_loss
@@ -165,9 +166,21 @@ def train_encoder(
         device: where to train (``"cpu"``, ``"cuda"``); the batches are drawn on the CPU as always, so
             the same seed draws the same batches; the returned encoder is on the CPU.
 
+    Under ``torchrun`` (:mod:`haad.distributed`) every process draws the same global batch, encodes
+    its own contiguous shard of it (DistributedDataParallel, BatchNorm over the global batch) and
+    computes the loss over the gathered embeddings of the whole batch, so N processes train the
+    encoder one process would, up to float rounding; CUDA ranks use ``cuda:LOCAL_RANK``. Only rank 0
+    writes checkpoints and shows progress; every rank returns the trained encoder.
+
     Returns:
         The trained encoder (eval mode) and a history dict (loss per epoch, seconds).
     """
+    with distributed.session(device) as device:
+        return _train_encoder(windows, labels, encoder_config, config, extra_views, out_dir, resume, progress,
+                              meta, device)
+
+
+def _train_encoder(windows, labels, encoder_config, config, extra_views, out_dir, resume, progress, meta, device):
     windows = np.asarray(windows, dtype=np.float32)
     labels = np.asarray(labels)
     if windows.ndim != 4 or len(windows) != len(labels):
@@ -204,19 +217,23 @@ def train_encoder(
         history = saved.get("history", history)
         start_epoch = int(saved.get("epochs_done", 0))
 
+    model = distributed.data_parallel(encoder, device)  # the encoder itself in one process
     x_all = torch.from_numpy(windows).to(device)
     v_all = torch.from_numpy(extra_views).to(device) if extra_views is not None else None
     y_all = torch.as_tensor(labels, dtype=torch.long).to(device)
     total = config.epochs * config.iters_per_epoch
-    bar = tqdm(total=total, initial=start_epoch * config.iters_per_epoch, disable=not progress,
+    show = progress and distributed.is_main()
+    bar = tqdm(total=total, initial=start_epoch * config.iters_per_epoch, disable=not show,
                file=sys.stderr, desc="encoder", leave=False)
     t0 = time.perf_counter() - history.get("seconds", 0.0)
 
     def checkpoint(epochs_done: int) -> None:
         history["seconds"] = time.perf_counter() - t0
-        save_encoder(out_dir, encoder, {**meta, "train": config.to_dict(), "history": history,
-                                        "epochs_done": epochs_done,
-                                        "complete": epochs_done >= config.epochs}, optimizer=opt)
+        if distributed.is_main():
+            save_encoder(out_dir, encoder, {**meta, "train": config.to_dict(), "history": history,
+                                            "epochs_done": epochs_done,
+                                            "complete": epochs_done >= config.epochs}, optimizer=opt)
+        distributed.barrier()
 
     encoder.train()
     for epoch in range(start_epoch, config.epochs):
@@ -236,7 +253,9 @@ def train_encoder(
             if config.rotate:
                 angles = (torch.rand(x.shape[0], generator=gen) * (2 * math.pi)).to(device)
                 x = rotate_vertical(x, angles, config.up_axis)
-            loss = multi_positive_loss(encoder(x), groups, config.temperature)
+            mine = distributed.shard(len(x))  # this rank's rows of the global batch (all in one process)
+            z = distributed.gather_shards(model(x[mine]), len(x))
+            loss = multi_positive_loss(z, groups, config.temperature)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -248,5 +267,6 @@ def train_encoder(
             checkpoint(epoch + 1)
     bar.close()
     history["seconds"] = time.perf_counter() - t0
+    distributed.restore_batchnorm(encoder)
     encoder.cpu().eval()
     return encoder, history

@@ -228,6 +228,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_pretrain(args) -> int:
+    from haad import distributed
     from haad.pretrain import PretrainConfig, pretrain
 
     base = PretrainConfig()
@@ -241,15 +242,21 @@ def cmd_pretrain(args) -> int:
     train = base.train.with_epochs(args.epochs) if args.epochs is not None else base.train
     train = replace(train, **_given(args, "iters_per_epoch", "seed"), **({"rotate": True} if args.rotate else {}))
     cfg = replace(base, datasets=datasets, normalization=norm, train=train)
-    _, hist, record = pretrain(cfg, args.out, args.data_dir, progress=not args.quiet)
-    clips = sum(d["clips"] for d in record["datasets"])
-    print(f"encoder pretrained on {clips} clips of {len(record['categories'])} seen categories from "
-          f"{len(datasets)} datasets in {hist['seconds']:.1f} s; final loss {hist['loss'][-1]:.4f}; saved to {args.out}")
-    if args.export is not None:
-        from haad.encoders import export_encoder
+    # Under torchrun every process joins one training job; only rank 0 writes, exports and prints.
+    with distributed.session(args.device or "cpu"):
+        _, hist, record = pretrain(cfg, args.out, args.data_dir, progress=not args.quiet, **_given(args, "device"))
+        if not distributed.is_main():
+            return 0
+        clips = sum(d["clips"] for d in record["datasets"])
+        ranks = f" by {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
+        print(f"encoder pretrained on {clips} clips of {len(record['categories'])} seen categories from "
+              f"{len(datasets)} datasets{ranks} in {hist['seconds']:.1f} s; final loss {hist['loss'][-1]:.4f}; "
+              f"saved to {args.out}")
+        if args.export is not None:
+            from haad.encoders import export_encoder
 
-        export_encoder(args.out, args.export)
-        print(f"weights exported to {args.export}")
+            export_encoder(args.out, args.export)
+            print(f"weights exported to {args.export}")
     return 0
 
 

@@ -181,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="checkpoint directory (resumed if unfinished)")
     p.add_argument("--export", type=Path, default=None,
                    help="also write the finished encoder's weights alone (no optimizer state) here, e.g. to ship it")
+    p.add_argument("--device", default=None,
+                   help="cpu (default) or cuda; under torchrun --nproc_per_node N, rank r uses cuda:r (nccl), or "
+                        "N CPU processes share each batch (gloo)")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("detect", help="fit a detector on support clips and score clips (or long streams)")

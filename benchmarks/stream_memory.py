@@ -127,7 +127,8 @@ def main() -> int:
     dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "src"], capture_output=True, text=True)
     out = {"command": "python " + shlex.join(sys.argv), "threads": args.threads, "hop": args.hop, "fps": FPS,
            "layout": files["layout"], "joints": files["joints"],
-           "git_commit": commit.stdout.strip() or None, "src_has_uncommitted_changes": bool(dirty.stdout.strip()),
+           "git_commit": commit.stdout.strip() or None,
+           "src_uncommitted": [line[3:] for line in dirty.stdout.splitlines()],  # files of src/ that differ from it
            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
            "load_average_at_start": [round(x, 2) for x in os.getloadavg()], "runs": []}
     print(f"load average {out['load_average_at_start']}; {args.threads} thread(s); hop {args.hop}")

@@ -124,3 +124,19 @@ def test_scoring_memory_does_not_grow_with_the_recording(canonical_data, monkeyp
     # The rows themselves (about 0.4 kB each) are what grows.
     assert large <= 1.05 * small + 128 * 1024, (small, large)
     assert rows_bytes / n_large < 2048
+
+
+def test_the_default_chunk_follows_torchs_threads():
+    import torch
+
+    from haad.detector import SINGLE_THREAD_CHUNK, stream_chunk
+    from haad.embedders import FAST_BATCH
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert stream_chunk() == SINGLE_THREAD_CHUNK == 256
+        torch.set_num_threads(2)
+        assert stream_chunk() == FAST_BATCH
+    finally:
+        torch.set_num_threads(threads)

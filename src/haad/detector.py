@@ -29,10 +29,23 @@ from haad.preprocess import Preprocessor
 from haad.skeleton import Layout
 
 DETECTOR_KIND = "fewshot-detector"
-# Windows of a long recording prepared and embedded together (score_stream, haad detect --stream): the
-# fast encoder path's batch (haad.embedders.FAST_BATCH). Larger chunks only hold more windows and their
-# float64 temporaries at once (4,096: about 60 MB more at peak, benchmarks/README.md, "Speed").
-STREAM_CHUNK = 1024
+# Windows of a long recording embedded together with one torch thread (score_stream, haad detect
+# --stream); with more threads, the fast encoder path's batch (see stream_chunk).
+SINGLE_THREAD_CHUNK = 256
+
+
+def stream_chunk() -> int:
+    """Windows of a long recording prepared and embedded together, for torch's current thread count.
+
+    The chunk bounds the memory scoring needs beyond the recording (its windows and the encoder's
+    activations). One thread: 256 windows, as fast as 1,024 and with a peak RSS that stays flat with the
+    recording's length (about 0.1 GB less than 1,024 for ``haad detect --stream``, benchmarks/README.md,
+    "Speed"). Several threads: :data:`haad.embedders.FAST_BATCH` (1,024), since each batch costs every
+    thread synchronisations that are slow on shared cores.
+    """
+    from haad.embedders import FAST_BATCH
+
+    return SINGLE_THREAD_CHUNK if torch.get_num_threads() == 1 else FAST_BATCH
 
 
 def check_alpha(alpha: float, k: int, name: str = "alpha") -> None:
@@ -218,14 +231,15 @@ class FewShotDetector(BaseDetector):
         starts, h = self.stream_starts(stream, hop)
         return starts, [stream[s:s + h] for s in starts]
 
-    def score_stream(self, stream: np.ndarray, hop: int = 10, chunk: int = STREAM_CHUNK) -> tuple[np.ndarray, np.ndarray]:
+    def score_stream(self, stream: np.ndarray, hop: int = 10, chunk: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Score a long (T, J, 3) recording with sliding windows (:meth:`stream_starts`): (start frames, scores).
 
-        The windows are cut from ``stream`` (views), prepared and embedded ``chunk`` at a time, so the
-        memory beyond the recording itself and the scores stays bounded however long it is
-        (benchmarks/README.md, "Speed").
+        The windows are cut from ``stream`` (views), prepared and embedded ``chunk`` at a time (default
+        :func:`stream_chunk`), so the memory beyond the recording itself and the scores stays bounded
+        however long it is (benchmarks/README.md, "Speed").
         """
         self._check_fitted()
+        chunk = stream_chunk() if chunk is None else chunk
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, got {chunk}")
         stream = np.asarray(stream)

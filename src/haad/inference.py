@@ -2,10 +2,10 @@
 recordings, and write one row per clip (or window) — what ``haad detect`` does, as a library.
 
 :func:`fit_detector` builds and fits a :class:`~haad.detector.FewShotDetector` from a support
-collection; :func:`score_rows` scores a collection with it (the windows of all clips in chunks of
-:data:`CHUNK`: per-clip calls cost far more, and a long recording's windows are cut a chunk at a time,
-so memory beyond the recording and the rows stays bounded) and returns the rows; :func:`write_csv`
-writes them atomically.
+collection; :func:`score_rows` scores a collection with it (the windows of all clips in chunks, see
+:func:`~haad.detector.stream_chunk`: per-clip calls cost far more, and a long recording's windows are
+cut a chunk at a time, so the memory beyond the recording and the rows stays bounded) and returns the
+rows; :func:`write_csv` writes them atomically.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from haad.data.collection import Collection
-from haad.detector import STREAM_CHUNK, FewShotDetector, check_alpha
+from haad.detector import FewShotDetector, check_alpha, stream_chunk
 from haad.generator.bank import GenerationSettings
 from haad.preprocess import preprocessor_for
 from haad.storage import atomic_write_bytes
 
 EXPLAIN_METHODS = ("occlusion", "embedding")
-CHUNK = STREAM_CHUNK  # windows scored (and explained) together
+CHUNK = None  # windows scored (and explained) together; None: haad.detector.stream_chunk()
 PREPARE = 128  # windows prepared together inside a chunk
 
 
@@ -213,8 +213,9 @@ def score_rows(detector: FewShotDetector, data: Collection, config: ScoreConfig 
                 row["top_joints"] = " ".join(f"{names[j]}:{shares[w, j]:.2f}" for j in top)
             rows.append(row)
 
-    # Windows are scored (and explained) in batches of CHUNK: far cheaper than clip by clip, and a long
-    # recording's windows are cut from it (views) as its chunks fill, never all at once.
+    # Windows are scored (and explained) in chunks: far cheaper than clip by clip, and a long recording's
+    # windows are cut from it (views) as its chunks fill, never all at once.
+    chunk = CHUNK if CHUNK is not None else stream_chunk()
     owners, starts, windows = [], [], []
     for i, clip in enumerate(data.clips):
         if config.stream:
@@ -224,7 +225,7 @@ def score_rows(detector: FewShotDetector, data: Collection, config: ScoreConfig 
             owners.append(i)
             starts.append(int(s))
             windows.append(clip if h is None else clip[s:s + h])
-            if len(windows) == CHUNK:
+            if len(windows) == chunk:
                 score_chunk(owners, starts, windows)
                 owners, starts, windows = [], [], []
     if windows:

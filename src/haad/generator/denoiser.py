@@ -11,10 +11,15 @@ exactly zero noise and each block starts as the identity.
 Parameter count (J = 24, n_coef = 20, preset ``paper``): 28,672,072 -- the 28.67 M computed from the
 reference model's shapes (q, k, v projections without bias; no attention output projection other
 than the stylization block's).
+
+:class:`SamplingDenoiser` is the same function rearranged for sampling (see its docstring); DDIM
+completion uses it for every :class:`NoisePredictor` in eval mode.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -205,3 +210,142 @@ class NoisePredictor(nn.Module):
                 if skips:
                     h = h + skips.pop()
         return self.out(h).reshape(shape)
+
+
+# --- sampling ---------------------------------------------------------------------------------------
+@functools.cache
+def onednn_linear_available() -> bool:
+    """Whether this torch has oneDNN's fused linear (``torch.ops.mkldnn._linear_pointwise``) and it
+    computes what ``F.linear`` computes."""
+    try:
+        op = torch.ops.mkldnn._linear_pointwise
+        x, w, b = torch.randn(5, 3), torch.randn(4, 3), torch.randn(4)
+        return bool(torch.allclose(op(x, w, b, "none", [], ""), F.linear(x, w, b), atol=1e-5)
+                    and torch.allclose(op(x, w, b, "gelu", [], "none"), F.gelu(F.linear(x, w, b)), atol=1e-5)
+                    and torch.allclose(op.binary(x, b.expand(5, 4).contiguous(), w, b, "add"),
+                                       F.linear(x, w, b) + b, atol=1e-5))
+    except (AttributeError, RuntimeError):
+        return False
+
+
+class SamplingDenoiser:
+    """A :class:`NoisePredictor` in eval mode, rearranged for sampling many rows at one timestep.
+
+    Computes ``model(x_t, t, cond)`` up to float32 rounding (no dropout, no autograd) with frozen
+    copies of the model's weights:
+
+    * the condition's projection is computed once per batch (:meth:`project`), the timestep's
+      embedding once per call for all rows, and the 2 x depth stylization scales and shifts with one
+      matrix product (their ``1 +`` folded into the bias);
+    * q, k and v are one matrix product;
+    * on the CPU, linear layers run through oneDNN (``torch.ops.mkldnn._linear_pointwise``) with the
+      GELU and the residual additions fused into them, when this torch has it: on AMD CPUs MKL,
+      behind ``F.linear``, runs its AVX2 kernels while oneDNN picks AVX-512 (benchmarks/README.md,
+      "Generation cost"). Elsewhere ``F.linear``.
+
+    The weights are copied when it is made: make a new one after changing the model.
+    """
+
+    def __init__(self, model: NoisePredictor):
+        if model.training:
+            raise ValueError("SamplingDenoiser needs the model in eval mode (no dropout)")
+        cfg = model.cfg
+        self.cfg = cfg
+        p = next(model.parameters())
+        self.onednn = p.device.type == "cpu" and p.dtype == torch.float32 and onednn_linear_available()
+        with torch.no_grad():
+            def w(t):
+                return t.detach().clone().contiguous()
+
+            self.embed_w, self.embed_b, self.pos = w(model.embed.weight), w(model.embed.bias), w(model.pos)
+            self.time = [w(model.time[0].weight), w(model.time[0].bias), w(model.time[2].weight),
+                         w(model.time[2].bias)]
+            self.cond_w, self.cond_b = w(model.cond.weight), w(model.cond.bias)
+            self.out_w, self.out_b = w(model.out.weight), w(model.out.bias)
+            style_w, style_b, self.blocks = [], [], []
+            for blk in model.blocks:
+                a, f = blk.attn, blk.ffn
+                self.blocks.append({
+                    "norm": (w(a.norm.weight), w(a.norm.bias), a.norm.eps),
+                    # the attention's 1 / sqrt(head size) goes into q
+                    "qkv": w(torch.cat([a.q.weight / math.sqrt(cfg.width // cfg.heads), a.k.weight, a.v.weight])),
+                    "attn_norm": (w(a.style.norm.weight), w(a.style.norm.bias), a.style.norm.eps),
+                    "attn_out": (w(a.style.out.weight), w(a.style.out.bias)),
+                    "fc1": (w(f.fc1.weight), w(f.fc1.bias)), "fc2": (w(f.fc2.weight), w(f.fc2.bias)),
+                    "ffn_norm": (w(f.style.norm.weight), w(f.style.norm.bias), f.style.norm.eps),
+                    "ffn_out": (w(f.style.out.weight), w(f.style.out.bias)),
+                })
+                for style in (a.style, f.style):
+                    bias = style.emb.bias.detach().clone()
+                    bias[: cfg.width] += 1.0  # scale -> 1 + scale
+                    style_w.append(style.emb.weight)
+                    style_b.append(bias)
+            self.style_w, self.style_b = w(torch.cat(style_w)), w(torch.cat(style_b))
+
+    # --- linear layers ----------------------------------------------------------------------------
+    def _linear(self, x: torch.Tensor, weight, bias, gelu: bool = False) -> torch.Tensor:
+        """linear (then GELU) of 2-D ``x``."""
+        if self.onednn:
+            return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "gelu" if gelu else "none", [],
+                                                      "none" if gelu else "")
+        y = F.linear(x, weight, bias)
+        return F.gelu(y) if gelu else y
+
+    def _linear_add(self, x: torch.Tensor, weight, bias, residual: torch.Tensor) -> torch.Tensor:
+        """residual + linear(x), 2-D."""
+        if self.onednn:
+            return torch.ops.mkldnn._linear_pointwise.binary(x, residual, weight, bias, "add")
+        return torch.addmm(residual, x, weight.t()).add_(bias)
+
+    # --- forward ----------------------------------------------------------------------------------
+    def project(self, cond: torch.Tensor | None) -> torch.Tensor | None:
+        """The condition's contribution to the embedding, (B, width) (``None`` for no condition)."""
+        if cond is None:
+            return None
+        b = cond.shape[0]
+        return self._linear(cond.reshape(b, -1).float().contiguous(), self.cond_w, self.cond_b)
+
+    def __call__(self, x_t: torch.Tensor, t: int, cond_emb: torch.Tensor | None) -> torch.Tensor:
+        """epsilon_hat for (B, n_coef, 3J) ``x_t``, all at timestep ``t``; ``cond_emb`` from :meth:`project`."""
+        cfg = self.cfg
+        b, n, f, wd = x_t.shape[0], cfg.n_coef, cfg.features, cfg.width
+        temb = timestep_embedding(torch.full((1,), int(t), device=x_t.device), wd)
+        w1, b1, w2, b2 = self.time
+        emb = F.linear(F.silu(F.linear(temb, w1, b1)), w2, b2)  # (1, width), the same for every row
+        if cond_emb is not None:
+            emb = emb + cond_emb
+        # (1 + scale, shift) of every stylization, (B or 1, 2 depth, 2, 1, width)
+        mods = self._linear(F.silu(emb), self.style_w, self.style_b).view(emb.shape[0], -1, 2, 1, wd)
+        rows = b * n
+        h = self._linear(x_t.reshape(rows, f), self.embed_w, self.embed_b).view(b, n, wd).add_(self.pos)
+        skips = []
+        half = len(self.blocks) // 2
+        for i, blk in enumerate(self.blocks):
+            if i < half:
+                skips.append(h)
+            # self-attention, stylized residual
+            z = F.layer_norm(h, (wd,), *blk["norm"])
+            y = self._attention(self._linear(z.view(rows, wd), blk["qkv"], None), b)
+            m = mods[:, 2 * i]
+            z = torch.addcmul(m[:, 1], F.layer_norm(y, (wd,), *blk["attn_norm"]), m[:, 0])
+            h = self._linear_add(F.silu(z).view(rows, wd), *blk["attn_out"], h.view(rows, wd))
+            # feed-forward, stylized residual
+            y = self._linear(self._linear(h, *blk["fc1"], gelu=True), *blk["fc2"]).view(b, n, wd)
+            m = mods[:, 2 * i + 1]
+            z = torch.addcmul(m[:, 1], F.layer_norm(y, (wd,), *blk["ffn_norm"]), m[:, 0])
+            h = self._linear_add(F.silu(z).view(rows, wd), *blk["ffn_out"], h).view(b, n, wd)
+            if i >= half and skips:
+                h = h + skips.pop()
+        return self._linear(h.view(rows, wd), self.out_w, self.out_b).view(b, n, f)
+
+    def _attention(self, qkv: torch.Tensor, b: int) -> torch.Tensor:
+        """Multi-head attention of (B n_coef, 3 width) q | k | v, q already scaled -> (B, n_coef, width).
+
+        One pair of batched products per head on strided views (no copy into a heads-first layout,
+        which cost as much as the attention itself)."""
+        cfg = self.cfg
+        n, heads = cfg.n_coef, cfg.heads
+        qkv = qkv.view(b, n, 3, heads, cfg.width // heads)
+        scores = torch.stack([torch.bmm(qkv[:, :, 0, h], qkv[:, :, 1, h].transpose(1, 2)) for h in range(heads)])
+        weights = torch.softmax(scores, dim=-1)
+        return torch.cat([torch.bmm(weights[h], qkv[:, :, 2, h]) for h in range(heads)], dim=-1)

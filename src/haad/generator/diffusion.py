@@ -276,13 +276,43 @@ class Diffusion:
             x = self.ddim_step(model, x, int(t), int(tp), cond)
         return x
 
-    @torch.no_grad()
+    def completion_matrices(self, n_obs: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(P, Q), (n_coef, n_coef) float64: Eq. 4's frame mask as maps of the DCT coefficients.
+
+        With D the truncated DCT and m the mask of the first ``n_obs`` frames, P = D diag(m) D^T and
+        Q = D diag(1 - m) D^T (computed in float64), so that to_dct(m * from_dct(a) + (1 - m) *
+        from_dct(x)) = P a + Q x: the completion of :meth:`complete` as one product per step.
+        """
+        h = self.length
+        if not 1 <= int(n_obs) <= h:
+            raise ValueError(f"n_obs must be in 1..{h}, got {n_obs}")
+        d = self.dct_mat.double()
+        m = torch.zeros(h, dtype=torch.float64)
+        m[: int(n_obs)] = 1.0
+        return (d * m) @ d.T, (d * (1 - m)) @ d.T
+
+    def _noise(self, shape, draws: int, generator, device) -> torch.Tensor:
+        """``draws`` noise tensors of ``shape`` (B, ...) stacked on dim 1, drawn as :meth:`_randn`
+        would draw them one after the other (with a list of generators, row by row)."""
+        if isinstance(generator, (list, tuple)):
+            if len(generator) != shape[0]:
+                raise ValueError(f"{len(generator)} generators for a batch of {shape[0]}")
+            out = torch.empty((shape[0], draws) + tuple(shape[1:]))
+            views = out.view(shape[0] * draws, *shape[1:]).unbind(0)
+            for i, g in enumerate(generator):
+                for s in range(draws):
+                    torch.randn(shape[1:], generator=g, out=views[i * draws + s])
+            return out.to(device)
+        return torch.stack([self._randn(shape, generator, device) for _ in range(draws)], dim=1)
+
+    @torch.inference_mode()
     def complete(self, model, windows: torch.Tensor, n_obs: int = 30, steps: int = 100, generator=None,
                  condition: bool = True) -> torch.Tensor:
         """Generate the frames after the first ``n_obs`` of each window (Eq. 4).
 
         Args:
-            model: the noise predictor (put it in eval mode yourself).
+            model: the noise predictor (put it in eval mode yourself), or any callable
+                ``model(x_t, t, cond)`` on (B, n_coef, J, 3) tensors with a (B,) ``t``.
             windows: (B, H, J, 3) windows in metres; only their first n_obs frames are read.
             n_obs: observed frames O (the rest, H - O, is generated).
             steps: DDIM steps.
@@ -292,12 +322,64 @@ class Diffusion:
                 always does).
 
         Eq. 4 runs in the normalised feature space (see the module docstring); the result is mapped
-        back to positions at the end.
+        back to positions at the end. This computes :meth:`complete_reference` up to float32
+        rounding, from the same random draws: the completion is one (n_coef x n_coef) product per
+        step (:meth:`completion_matrices`), the noise of all steps is drawn before the loop, and a
+        :class:`~haad.generator.denoiser.NoisePredictor` in eval mode runs as a
+        :class:`~haad.generator.denoiser.SamplingDenoiser`.
 
         Returns (B, H, J, 3) in metres: the truncated inverse DCT of the final sample. Its observed
         frames are, up to leakage of the truncated basis across the boundary and the small noise
         of the last level (sqrt(1 - abar_0) = 0.0064 in normalised units), the n_coef-band-limited
         observation.
+        """
+        from haad.generator.denoiser import NoisePredictor, SamplingDenoiser
+
+        if windows.dim() != 4 or windows.shape[1:] != (self.length, self.num_joints, 3):
+            raise ValueError(f"windows must be (B, {self.length}, {self.num_joints}, 3), got {tuple(windows.shape)}")
+        device = windows.device
+        obs_dct = self.condition(windows.float(), n_obs)  # (B, n_coef, J, 3)
+        b, shape = len(obs_dct), obs_dct.shape
+        flat = (b, self.n_coef, 3 * self.num_joints)
+        noise = self._noise(shape, steps + 1, generator, device).view(b, steps + 1, *flat[1:])
+        obs = obs_dct.reshape(flat)
+        p, q = (m.float().to(device).expand(b, -1, -1) for m in self.completion_matrices(n_obs))
+
+        if isinstance(model, NoisePredictor) and not model.training:
+            fast = SamplingDenoiser(model)
+            cond_emb = fast.project(obs) if condition else None
+
+            def denoise(x, t):
+                return fast(x, t, cond_emb)
+        else:
+            cond = obs_dct if condition else None
+
+            def denoise(x, t):
+                tt = torch.full((b,), t, dtype=torch.long, device=device)
+                return model(x.view(shape), tt, cond).reshape(flat)
+
+        seq, prev = ddim_timesteps(steps, self.noise_steps)
+        x = noise[:, 0]
+        for s, (t, tp) in enumerate(zip(seq[::-1], prev[::-1]), start=1):
+            a_t, a_prev = float(self.alphas_cumprod[t]), float(self.alphas_cumprod[tp])
+            eps = denoise(x, int(t))
+            # DDIM, eta = 0: sqrt(a_prev) (x - sqrt(1 - a_t) eps) / sqrt(a_t) + sqrt(1 - a_prev) eps
+            c_x = math.sqrt(a_prev / a_t)
+            c_eps = math.sqrt(1 - a_prev) - c_x * math.sqrt(1 - a_t)
+            x = torch.add(x * c_x, eps, alpha=c_eps)
+            # Eq. 4: the observed frames from the observation noised to a_prev, the others from x.
+            known = torch.add(obs * math.sqrt(a_prev), noise[:, s], alpha=math.sqrt(1 - a_prev))
+            x = torch.baddbmm(torch.bmm(p, known), q, x)
+        return self.decode(x.view(shape))
+
+    @torch.no_grad()
+    def complete_reference(self, model, windows: torch.Tensor, n_obs: int = 30, steps: int = 100, generator=None,
+                           condition: bool = True) -> torch.Tensor:
+        """:meth:`complete` written out step by step: the denoiser module's own forward, the noised
+        observation and the sample mapped to frames, masked and mapped back at every step.
+
+        Slower; kept as the reference :meth:`complete` is tested (tests/test_generation_speed_equivalence.py)
+        and timed (benchmarks/generation_speed.py) against.
         """
         if windows.dim() != 4 or windows.shape[1:] != (self.length, self.num_joints, 3):
             raise ValueError(f"windows must be (B, {self.length}, {self.num_joints}, 3), got {tuple(windows.shape)}")

@@ -38,10 +38,10 @@ def stream_chunk() -> int:
     """Windows of a long recording prepared and embedded together, for torch's current thread count.
 
     The chunk bounds the memory scoring needs beyond the recording (its windows and the encoder's
-    activations). One thread: 256 windows, as fast as 1,024 and with a peak RSS that stays flat with the
-    recording's length (about 0.1 GB less than 1,024 for ``haad detect --stream``, benchmarks/README.md,
-    "Speed"). Several threads: :data:`haad.embedders.FAST_BATCH` (1,024), since each batch costs every
-    thread synchronisations that are slow on shared cores.
+    activations). One thread: 256 windows, as fast as 1,024 (see :data:`haad.embedders.FAST_BATCH`), and
+    ``haad detect --stream``'s peak RSS stays flat with the recording's length (benchmarks/README.md,
+    "Speed"). Several threads: ``FAST_BATCH`` (1,024), since each batch costs every thread
+    synchronisations that are slow on shared cores; the allocator then keeps more between chunks.
     """
     from haad.embedders import FAST_BATCH
 

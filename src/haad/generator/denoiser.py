@@ -328,14 +328,14 @@ class SamplingDenoiser:
             y = self._attention(self._linear(z.view(rows, wd), blk["qkv"], None), b)
             m = mods[:, 2 * i]
             z = torch.addcmul(m[:, 1], F.layer_norm(y, (wd,), *blk["attn_norm"]), m[:, 0])
-            h = self._linear_add(F.silu(z).view(rows, wd), *blk["attn_out"], h.view(rows, wd))
+            h = self._linear_add(F.silu(z, inplace=True).view(rows, wd), *blk["attn_out"], h.view(rows, wd))
             # feed-forward, stylized residual
             y = self._linear(self._linear(h, *blk["fc1"], gelu=True), *blk["fc2"]).view(b, n, wd)
             m = mods[:, 2 * i + 1]
             z = torch.addcmul(m[:, 1], F.layer_norm(y, (wd,), *blk["ffn_norm"]), m[:, 0])
-            h = self._linear_add(F.silu(z).view(rows, wd), *blk["ffn_out"], h).view(b, n, wd)
+            h = self._linear_add(F.silu(z, inplace=True).view(rows, wd), *blk["ffn_out"], h).view(b, n, wd)
             if i >= half and skips:
-                h = h + skips.pop()
+                h = h.add_(skips.pop())
         return self._linear(h.view(rows, wd), self.out_w, self.out_b).view(b, n, f)
 
     def _attention(self, qkv: torch.Tensor, b: int) -> torch.Tensor:

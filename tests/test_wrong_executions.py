@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import require_dataset
+from conftest import data_dir, require_dataset
 from haad.canonical import CANONICAL
 from haad.distances import pool_scale
 from haad.embedders import BoneDCTEmbedder, DCTEmbedder
@@ -110,3 +110,93 @@ def test_a_baseline_runs_the_within_protocol_on_its_support_pools():
     assert res["mean"] > 0.9  # measured 1.000 (the planted arm offset; MultiLevel-NF and STG-NF: 1.000 too)
     with pytest.raises(ValueError, match="scale must be none"):
         WithinConfig("ui-prmd-cross-subject", method="mocodad", scale="pool")
+
+
+def _ui_prmd_like_files(tmp_path, data):
+    """The squat task of ``ui_prmd_like`` as haad detect's files: support = subjects 1-8's correct
+    episodes (shuffled, so --k-shot takes three of them), input = subjects 9-10's episodes."""
+    from haad.data.generic import save_npz
+
+    subject = np.array([int(n[5:7]) for n in data.names])
+    correct = np.array([n.endswith("_correct") for n in data.names])
+    squat = data.labels == 0
+    sup = data.subset(np.random.default_rng(0).permutation(np.flatnonzero(squat & (subject <= 8) & correct)))
+    test = data.subset(np.flatnonzero(squat & (subject >= 9)))
+    save_npz(sup, tmp_path / "sup.npz")
+    save_npz(test, tmp_path / "in.npz")
+    return ~correct[np.flatnonzero(squat & (subject >= 9))]
+
+
+def _scores(path) -> np.ndarray:
+    import csv
+
+    with open(path) as f:
+        return np.array([float(r["score"]) for r in csv.DictReader(f)])
+
+
+def test_detect_with_bones_and_pool_scaling_saves_and_reloads(tmp_path):
+    from haad.evaluation.metrics import auc
+
+    wrong = _ui_prmd_like_files(tmp_path, ui_prmd_like())
+    cli = [sys.executable, "-m", "haad", "detect", "--input", tmp_path / "in.npz"]
+    r = subprocess.run([*cli, "--support", tmp_path / "sup.npz", "--k-shot", "3", "--encoder", "bones", "--scale", "pool",
+                        "--crop", "resample", "--out", tmp_path / "a.csv", "--save", tmp_path / "det"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    a = _scores(tmp_path / "a.csv")
+    assert auc(wrong, a) > 0.8  # measured 0.889 (12 test episodes, 6 wrong)
+    config = json.loads((tmp_path / "det" / "config.json").read_text())["config"]
+    assert config["embedder"] == "bone-distance" and config["window"]["crop"] == "resample"
+    assert config["provenance"]["scale"]["pool"].startswith("24 clips")
+    r = subprocess.run([*cli, "--detector", tmp_path / "det", "--out", tmp_path / "b.csv"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_array_equal(_scores(tmp_path / "b.csv"), a)
+    # Without pool scaling the scores differ (the scaling is not a no-op that save/load could lose).
+    r = subprocess.run([*cli, "--support", tmp_path / "sup.npz", "--k-shot", "3", "--encoder", "bones", "--crop", "resample",
+                        "--out", tmp_path / "c.csv"], capture_output=True, text=True)
+    assert r.returncode == 0 and not np.allclose(_scores(tmp_path / "c.csv"), a)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--stream", "--crop", "resample"], "sliding windows"),
+    (["--scale", "pool", "--k-shot", "1", "--category", "squat"], None),
+])
+def test_detect_refuses_what_cannot_work(tmp_path, extra, message):
+    data = ui_prmd_like()
+    _ui_prmd_like_files(tmp_path, data)
+    if message is None:  # a pool of one clip has no spread
+        from haad.data.generic import save_npz
+
+        save_npz(data.subset(np.flatnonzero(data.labels == 0)[:1]), tmp_path / "sup.npz")
+        message = "at least 2"
+    r = subprocess.run([sys.executable, "-m", "haad", "detect", "--support", tmp_path / "sup.npz", "--input",
+                        tmp_path / "in.npz", "--encoder", "bones", "--out", tmp_path / "x.csv", *extra],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and message in r.stderr and not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.slow
+def test_detect_sees_wrong_hurdle_steps_of_unseen_people(tmp_path):
+    """ui-prmd's hurdle step through haad detect: 3 correct episodes of subjects 1-8 as support, all 80 as
+    the pool; subjects 9-10's 20 correct and 20 incorrect episodes as input."""
+    from haad.data import load_dataset
+    from haad.data.generic import save_npz
+    from haad.data.ui_prmd import ui_prmd_episodes
+    from haad.evaluation.metrics import auc
+
+    require_dataset("ui-prmd")
+    data = load_dataset("ui-prmd", data_dir())
+    meta = ui_prmd_episodes(data)
+    hurdle = data.labels == data.class_names.index("hurdle_step")
+    pool = np.flatnonzero(hurdle & (meta["subject"] <= 8) & meta["correct"])
+    save_npz(data.subset(np.random.default_rng(1).permutation(pool)), tmp_path / "sup.npz")
+    test = np.flatnonzero(hurdle & (meta["subject"] >= 9))
+    save_npz(data.subset(test), tmp_path / "in.npz")
+    got = {}
+    for name, args in (("dct", ["--encoder", "dct"]), ("bones-pool", ["--encoder", "bones", "--scale", "pool"])):
+        r = subprocess.run([sys.executable, "-m", "haad", "detect", "--support", tmp_path / "sup.npz", "--input",
+                            tmp_path / "in.npz", "--k-shot", "3", "--crop", "resample", "--out", tmp_path / f"{name}.csv",
+                            *args], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        got[name] = auc(~meta["correct"][test], _scores(tmp_path / f"{name}.csv"))
+    assert got["bones-pool"] > 0.85 and got["dct"] < 0.7  # measured 0.937 and 0.568

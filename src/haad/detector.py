@@ -22,7 +22,7 @@ from haad.base_detector import BaseDetector
 from haad.checkpoint import CheckpointError, load_checkpoint, prefixed_state, save_checkpoint
 from haad.data.windows import WindowConfig
 from haad.distances import exact_distances, mean_distance
-from haad.embedders import DCTEmbedder, EncoderEmbedder
+from haad.embedders import BoneDCTEmbedder, DCTEmbedder, EncoderEmbedder, ScaledEmbedder
 from haad.encoder import ActionEncoder
 from haad.explain import embedding_split, normalize_shares, occlusion_drops
 from haad.preprocess import Preprocessor
@@ -272,11 +272,17 @@ class FewShotDetector(BaseDetector):
                   "window": self.window.to_dict(), "threshold": self.threshold_,
                   "threshold_quantile": self.threshold_quantile, "provenance": self.provenance,
                   "preprocessor": self.preprocessor.to_dict() if self.preprocessor is not None else None}
-        if isinstance(self.embedder, EncoderEmbedder):
-            tensors.update({f"model.{k}": v for k, v in self.embedder.encoder.state_dict().items()})
-            config["encoder"] = self.embedder.encoder.config.to_dict()
+        embedder = self.embedder
+        if isinstance(embedder, ScaledEmbedder):
+            tensors["scale"] = torch.from_numpy(embedder.weights)
+            embedder = embedder.inner
+        if isinstance(embedder, EncoderEmbedder):
+            tensors.update({f"model.{k}": v for k, v in embedder.encoder.state_dict().items()})
+            config["encoder"] = embedder.encoder.config.to_dict()
         else:
-            config["n_coef"] = self.embedder.n_coef
+            config["n_coef"] = embedder.n_coef
+            if isinstance(embedder, BoneDCTEmbedder):
+                config["parents"] = embedder.parents
         return save_checkpoint(directory, tensors, DETECTOR_KIND, config)
 
     @classmethod
@@ -296,8 +302,12 @@ class FewShotDetector(BaseDetector):
                                           f"describes ({enc.config.num_joints} joints; layout "
                                           f"{cfg['layout'].get('name')!r})") from None
                 embedder = EncoderEmbedder(enc)
+            elif cfg["embedder"] == BoneDCTEmbedder.name:
+                embedder = BoneDCTEmbedder(cfg["parents"], int(cfg["n_coef"]))
             else:
                 embedder = DCTEmbedder(int(cfg["n_coef"]))
+            if "scale" in tensors:
+                embedder = ScaledEmbedder(embedder, tensors["scale"].numpy())
             pre = cfg["preprocessor"]
             det = cls(embedder, Layout.from_dict(cfg["layout"]), WindowConfig(**cfg["window"]),
                       float(cfg["threshold_quantile"]), Preprocessor.from_dict(pre) if pre else None)

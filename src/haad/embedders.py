@@ -43,7 +43,8 @@ class BoneDCTEmbedder:
     name = "bone-distance"
 
     def __init__(self, parents, n_coef: int = 4):
-        parents = np.asarray(parents)
+        self.parents = [int(q) for q in parents]
+        parents = np.asarray(self.parents)
         self.child = np.flatnonzero(parents >= 0)
         self.parent = parents[self.child]
         if not len(self.child):
@@ -61,6 +62,26 @@ class BoneDCTEmbedder:
         length = np.linalg.norm(bones, axis=-1, keepdims=True)
         unit = np.divide(bones, length, out=np.zeros_like(bones), where=length > 1e-9)
         return dct(unit, self.n_coef).reshape(len(w), -1).astype(np.float32)
+
+
+class ScaledEmbedder:
+    """Another embedder's embeddings multiplied by fixed per-dimension weights: pool scaling
+    (:func:`haad.distances.pool_scale`, docs/METHOD.md Eq. W2) inside a detector, so that its support
+    set, the clips it scores and its explanations all live in the scaled space."""
+
+    def __init__(self, inner, weights):
+        self.inner = inner
+        self.weights = np.asarray(weights, dtype=np.float32)
+        self.name = inner.name
+
+    def joint_index(self, num_joints: int) -> np.ndarray | None:
+        return self.inner.joint_index(num_joints) if hasattr(self.inner, "joint_index") else None
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        emb = self.inner(windows)
+        if emb.shape[1:] != self.weights.shape:
+            raise ValueError(f"pool-scaling weights have {len(self.weights)} dimensions, embeddings {emb.shape[1]}")
+        return emb * self.weights
 
 
 class EncoderEmbedder:

@@ -3,8 +3,10 @@
 An encoder is named by a spec: ``"builtin"`` (the pretrained encoder shipped in the package, the
 default), ``"dct"`` (the no-learning DCT embedding), the path of an encoder checkpoint (from
 ``haad train`` or ``haad pretrain``) or of an encoder exported to ONNX (``FILE.onnx``, from
-``haad export --format onnx``; run by onnxruntime, see :mod:`haad.onnx_export`). A *pretrained* encoder (one made by ``haad pretrain``) works on
-the canonical skeleton in a normalised sensor space, so it takes clips of any skeleton that
+``haad export --format onnx``; run by onnxruntime, see :mod:`haad.onnx_export`), or ``"bones"`` (the
+no-learning bone-direction embedding, :class:`~haad.embedders.BoneDCTEmbedder`, for wrong executions of
+an action). A *pretrained* encoder (one made by ``haad pretrain``) and ``bones`` work on the canonical
+skeleton in a normalised sensor space, so they take clips of any skeleton that
 :func:`haad.canonical.map_layout` can map; a per-dataset encoder takes its own layout only.
 """
 
@@ -17,7 +19,7 @@ from haad.embedders import DCTEmbedder, EncoderEmbedder
 from haad.normalize import SensorNormConfig
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "weights" / "builtin"
-SPECS = ("builtin", "dct")
+SPECS = ("builtin", "dct", "bones")
 
 
 @dataclass
@@ -27,14 +29,17 @@ class EncoderChoice:
     Attributes:
         spec: what the user named (``builtin``, ``dct``, a checkpoint path or a ``.onnx`` path).
         embedder: the embedding callable for the detector.
-        header: the checkpoint's header (``None`` for ``dct``).
-        path: the checkpoint directory or ``.onnx`` file (``None`` for ``dct``).
+        header: the checkpoint's header (``None`` for ``dct`` and ``bones``).
+        path: the checkpoint directory or ``.onnx`` file (``None`` for ``dct`` and ``bones``).
+        space: for a no-learning embedding on the canonical skeleton (``bones``), the sensor
+            normalisation its clips get (a pretrained encoder's comes from its record).
     """
 
     spec: str
     embedder: object
     header: dict | None = None
     path: Path | None = None
+    space: SensorNormConfig | None = None
 
     @property
     def pretrained(self) -> dict | None:
@@ -43,8 +48,11 @@ class EncoderChoice:
 
     @property
     def normalization(self) -> SensorNormConfig | None:
-        """The sensor normalisation a pretrained encoder expects (``None`` for other encoders)."""
-        return None if self.pretrained is None else SensorNormConfig.from_dict(self.pretrained["normalization"])
+        """The sensor normalisation the embedding expects on the canonical skeleton (a pretrained encoder,
+        ``bones``); ``None`` for embeddings of a dataset's own skeleton."""
+        if self.pretrained is not None:
+            return SensorNormConfig.from_dict(self.pretrained["normalization"])
+        return self.space
 
     def record_for(self, source) -> dict | None:
         """The pretraining record of the dataset ``source`` (a collection's ``source``: a dataset name
@@ -65,6 +73,11 @@ def resolve_encoder(spec=None) -> EncoderChoice:
     spec = "builtin" if spec is None else str(spec)
     if spec == "dct":
         return EncoderChoice(spec, DCTEmbedder())
+    if spec == "bones":
+        from haad.canonical import CANONICAL
+        from haad.embedders import BoneDCTEmbedder
+
+        return EncoderChoice(spec, BoneDCTEmbedder(CANONICAL.parents), space=SensorNormConfig())
     if spec.lower().endswith(".onnx"):
         # An encoder exported by haad export --format onnx: its header (config, pretrained record) is in
         # the file's metadata, so it is used like the checkpoint it came from; onnxruntime embeds.

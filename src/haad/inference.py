@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from haad.data.collection import Collection
+from haad.data.windows import WindowConfig
 from haad.detector import FewShotDetector, check_alpha, stream_chunk
 from haad.generator.bank import GenerationSettings
 from haad.preprocess import preprocessor_for
@@ -40,6 +41,12 @@ class SupportConfig:
         threshold_quantile: the threshold is this quantile of the support set's leave-one-out scores.
         generation: with a generator, the generated support variants' settings.
         generation_seed: seed of the generation noise.
+        scale: ``none``, or ``pool``: distances in units of normal variation (docs/METHOD.md, Eq. W2),
+            the spread of every embedding dimension over *all* the category's clips in the support
+            collection (the pool), of which the first ``k_shot`` form the support set.
+        scale_eps: the floor of ``pool`` scaling, a fraction of the mean spread.
+        window: how clips become windows (``crop="resample"``: a whole episode in one window, for
+            deviations that may come late in it; not for streams).
     """
 
     category: str | None = None
@@ -47,6 +54,13 @@ class SupportConfig:
     threshold_quantile: float = 1.0
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     generation_seed: int = 0
+    scale: str = "none"
+    scale_eps: float = 1e-3
+    window: WindowConfig = field(default_factory=WindowConfig)
+
+    def __post_init__(self) -> None:
+        if self.scale not in ("none", "pool"):
+            raise ValueError(f"scale must be none or pool, got {self.scale!r}")
 
 
 @dataclass(frozen=True)
@@ -76,13 +90,18 @@ class ScoreConfig:
             raise ValueError(f"explain_method must be one of {EXPLAIN_METHODS}, got {self.explain_method!r}")
 
 
+def pool_indices(support: Collection, config: SupportConfig, name: str = "support") -> np.ndarray:
+    """The clips of the normal category in ``support`` (all of them: the pool the support set is taken from)."""
+    if config.category is None:
+        return np.arange(len(support))
+    if config.category not in support.class_names:
+        raise ValueError(f"category {config.category!r} not in {name}: {support.class_names}")
+    return np.flatnonzero(support.labels == support.class_names.index(config.category))
+
+
 def support_indices(support: Collection, config: SupportConfig, name: str = "support") -> np.ndarray:
     """The clips of ``support`` that form the support set (``name`` labels the collection in errors)."""
-    idx = np.arange(len(support))
-    if config.category is not None:
-        if config.category not in support.class_names:
-            raise ValueError(f"category {config.category!r} not in {name}: {support.class_names}")
-        idx = np.flatnonzero(support.labels == support.class_names.index(config.category))
+    idx = pool_indices(support, config, name)
     if config.k_shot is not None:
         if config.k_shot > len(idx):
             what = f"category {config.category!r}" if config.category is not None else "it"
@@ -143,6 +162,10 @@ def fit_detector(support: Collection, encoder=None, config: SupportConfig = Supp
     from haad.preprocess import preprocessor_for
 
     idx = support_indices(support, config, name)
+    pool = pool_indices(support, config, name) if config.scale == "pool" else None
+    if pool is not None and len(pool) < 2:
+        raise ValueError(f"scale pool: {name} has {len(pool)} clip(s) of the category; the spread of normal "
+                         "executions needs at least 2 (more than K make it worth having)")
     if alpha is not None:
         check_alpha(alpha, len(idx), "alpha")
     if isinstance(encoder, EncoderChoice):
@@ -157,13 +180,20 @@ def fit_detector(support: Collection, encoder=None, config: SupportConfig = Supp
         raise ValueError(f"encoder {chosen.spec} was trained on layout {trained_on.get('name')!r}; {name} uses "
                          f"{support.layout.name!r} (joints {', '.join(support.layout.joint_names)}): a per-dataset "
                          "encoder takes its own layout only (the built-in pretrained encoder maps any layout)")
-    if chosen is not None and chosen.pretrained is not None:
+    if chosen is not None and chosen.normalization is not None:  # the canonical skeleton, normalised
         if generator_dir is not None:
             raise ValueError("generated support variants need a per-dataset encoder (the generator works on the "
-                             "dataset's own skeleton); a pretrained encoder takes the recorded clips only")
+                             f"dataset's own skeleton); {chosen.spec} takes the recorded clips only")
         preprocessor = preprocessor_for(support.subset(idx), chosen.normalization, joint_map)
-    det = FewShotDetector(embedder, support.layout, threshold_quantile=config.threshold_quantile,
+    det = FewShotDetector(embedder, support.layout, config.window, threshold_quantile=config.threshold_quantile,
                           preprocessor=preprocessor)
+    if pool is not None:
+        from haad.distances import pool_scale
+        from haad.embedders import ScaledEmbedder
+
+        weights = pool_scale(det.embed([support.clips[i] for i in pool]), config.scale_eps)
+        det.embedder = ScaledEmbedder(embedder, weights)
+        det.provenance["scale"] = {"pool": f"{len(pool)} clips of {config.category or name}", "eps": config.scale_eps}
     clips = [support.clips[i] for i in idx]
     extra = None
     if generator_dir is not None:
@@ -187,6 +217,9 @@ def score_rows(detector: FewShotDetector, data: Collection, config: ScoreConfig 
     detector = for_input(detector, data, name, joint_map)
     if len(data.clips) == 0:
         raise ValueError(f"{name}: no clips to score")
+    if config.stream and detector.window.crop == "resample":
+        raise ValueError("stream: this detector resamples each whole clip to one window (crop resample); a long "
+                         "recording needs sliding windows of fixed length (crop first)")
     if config.alpha is not None:
         check_alpha(config.alpha, detector.n_real_support_, "alpha")
     method = config.explain_method

@@ -162,6 +162,8 @@ def cmd_detect(args) -> int:
         raise ValueError(f"--explain {args.explain}: expected a number of joints >= 0")
     if args.report is not None and args.report.is_dir():
         raise ValueError(f"--report {args.report} is a directory; give an HTML file path")
+    if args.stream and args.crop == "resample":
+        raise ValueError("--crop resample makes one window of each whole clip; --stream needs sliding windows")
     score = ScoreConfig(stream=args.stream, **_given(args, "hop", "alpha", "explain", "explain_method"))
     joint_map = None
     if args.joint_map is not None:
@@ -170,9 +172,9 @@ def cmd_detect(args) -> int:
         joint_map = load_joint_map(args.joint_map)
     data = load_dataset(args.input, args.data_dir)
     if args.detector is not None:
-        if args.generator is not None or args.encoder is not None:
-            raise ValueError("--generator and --encoder apply to a new support set: use them with --support, "
-                             "not --detector")
+        if any(v is not None for v in (args.generator, args.encoder, args.scale, args.crop)):
+            raise ValueError("--generator, --encoder, --scale and --crop apply to a new support set: use them with "
+                             "--support, not --detector")
         det = FewShotDetector.load(args.detector)
         if args.alpha is not None:
             check_alpha(args.alpha, det.n_real_support_, "--alpha")
@@ -180,17 +182,20 @@ def cmd_detect(args) -> int:
         sup = load_dataset(args.support, args.data_dir)
         generation = GenerationSettings(**{k: v for k, v in (("n_variants", args.n_gen), ("n_obs", args.n_obs),
                                                              ("steps", args.gen_steps)) if v is not None})
-        support = SupportConfig(**_given(args, "category", "k_shot", "threshold_quantile"), generation=generation,
+        from haad.data.windows import WindowConfig
+
+        support = SupportConfig(**_given(args, "category", "k_shot", "threshold_quantile", "scale"), generation=generation,
+                                window=WindowConfig(**_given(args, "crop")),
                                 **({"generation_seed": args.gen_seed} if args.gen_seed is not None else {}))
         chosen = resolve_encoder(args.encoder)
         if args.save is not None and type(chosen.embedder).__name__ == "OnnxEmbedder":
             raise ValueError(f"--save: a detector fitted with the ONNX encoder {args.encoder} cannot be saved (a saved "
                              "detector holds torch weights); use the checkpoint it was exported from (or builtin)")
         # Everything that can be refused is refused before anything is generated, fitted or saved.
-        if chosen.pretrained is None and tuple(sup.layout.joint_names) != tuple(data.layout.joint_names):
+        if chosen.normalization is None and tuple(sup.layout.joint_names) != tuple(data.layout.joint_names):
             raise ValueError(f"{args.input}: layout {data.layout.name!r} differs from the support clips' "
                              f"{sup.layout.name!r}; encoder {chosen.spec!r} takes one layout (the built-in "
-                             "pretrained encoder maps any layout)")
+                             "pretrained encoder and bones map any layout)")
         if args.alpha is not None:
             check_alpha(args.alpha, len(support_indices(sup, support, str(args.support))), "--alpha")
         det = fit_detector(sup, chosen, support, args.generator, name=str(args.support), joint_map=joint_map,

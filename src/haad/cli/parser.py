@@ -196,8 +196,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k-shot", type=positive_int, default=None, help="use only the first K support clips")
     p.add_argument("--encoder", default=None,
                    help="builtin (default: the pretrained encoder shipped with haad, any mappable skeleton), dct "
-                        "(the no-learning DCT embedding), an encoder checkpoint directory, or FILE.onnx (an encoder "
-                        "from haad export, run by onnxruntime; such a detector cannot be --save'd)")
+                        "(the no-learning DCT embedding), bones (no learning: bone directions on any mappable "
+                        "skeleton; for wrong executions of the right action, best with --scale pool), an encoder "
+                        "checkpoint directory, or FILE.onnx (an encoder from haad export, run by onnxruntime; such a "
+                        "detector cannot be --save'd)")
+    p.add_argument("--scale", choices=("none", "pool"), default=None,
+                   help="pool: measure distances in units of normal variation, the spread of every embedding "
+                        "dimension over all the --category clips in --support (give more than K: other people's "
+                        "correct executions, say), of which the first --k-shot are the support set (default none)")
+    p.add_argument("--crop", choices=("first", "resample"), default=None,
+                   help="window: the first 60 frames (default) or the whole clip resampled to 60 frames (a whole "
+                        "exercise episode, where a wrong execution may show late; not with --stream)")
     p.add_argument("--joint-map", type=Path, default=None,
                    help="JSON {joint name: canonical joint name} for joint names the pretrained encoder's alias "
                         "table does not know")

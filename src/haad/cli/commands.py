@@ -84,8 +84,8 @@ def cmd_evaluate(args) -> int:
             print(format_within(res))
             print(f"results written to {_write_results(args.out, res)}")
         return 0
-    if args.method not in (None, "fewshot", "dct-distance") or args.scale is not None:
-        what = "--scale" if args.method in (None, "fewshot", "dct-distance") else f"--method {args.method}"
+    if args.method not in (None, "fewshot", "dct-distance", "bone-distance") or args.scale is not None:
+        what = "--scale" if args.method in (None, "fewshot", "dct-distance", "bone-distance") else f"--method {args.method}"
         raise ValueError(f"{what} is for the within-category protocols ({', '.join(PROTOCOL_NAMES)}), not the "
                          "category protocol (its baselines run with haad benchmark)")
     cfg = _eval_config(args, seeds, args.method or EvalConfig.method)

@@ -101,9 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, default=None, help="where named datasets live (default $HAAD_DATA_DIR)")
     p.add_argument("--method", choices=("fewshot", "dct-distance", "bone-distance", "multilevel-nf", "stg-nf",
                                         "mocodad"), default=None,
-                   help="(default fewshot); for the within-category protocols also bone-distance (no learning, bone "
-                        "directions) and the one-model-per-category baselines (trained on each task's support pool; "
-                        "for the category protocol use haad benchmark)")
+                   help="(default fewshot); bone-distance: no learning, bone directions on the canonical skeleton; "
+                        "for the within-category protocols also the one-model-per-category baselines (trained on "
+                        "each task's support pool; for the category protocol use haad benchmark)")
     p.add_argument("--scale", choices=("none", "pool"), default=None,
                    help="within-category protocols: pool divides every embedding dimension by its spread over the "
                         "task's pool of normal clips before the distance (default none; see docs/METHOD.md)")

@@ -9,7 +9,7 @@ from haad.encoder import EncoderConfig
 from haad.evaluation.augmentation import AugmentConfig
 from haad.train import TrainConfig
 
-METHODS = ("fewshot", "dct-distance")
+METHODS = ("fewshot", "dct-distance", "bone-distance")
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,8 @@ class EvalConfig:
     """Everything that defines one protocol run; recorded in every result.
 
     Attributes:
-        method: ``"fewshot"`` (learned encoder) or ``"dct-distance"`` (the no-learning floor).
+        method: ``"fewshot"`` (learned encoder), ``"dct-distance"`` (the no-learning floor) or
+            ``"bone-distance"`` (no learning: bone directions on the canonical, normalised skeleton).
         seeds: the seeds to run.
         k_shot: support clips per category.
         train_fraction: per-category training-pool fraction.

@@ -19,7 +19,7 @@ from haad.base_detector import BaseDetector
 from haad.data.collection import Collection
 from haad.data.splits import Split, support_draws
 from haad.detector import FewShotDetector
-from haad.embedders import DCTEmbedder, EncoderEmbedder
+from haad.embedders import BoneDCTEmbedder, DCTEmbedder, EncoderEmbedder
 from haad.encoder import ActionEncoder
 from haad.evaluation.config import BaselineEvalConfig, EvalConfig
 
@@ -101,7 +101,7 @@ class FewShotMethod(ProtocolMethod):
 
     def start_seed(self, seed: int) -> None:
         # A trained-per-seed encoder embeds every window again each seed; a fixed one (or the DCT) once.
-        if self.embeddings is None or (self.config.method != "dct-distance" and self.encoder is None):
+        if self.embeddings is None or (self.config.method == "fewshot" and self.encoder is None):
             self.embedder = self._seed_embedder(seed)
             self.embeddings = self.embedder(self.windows)
             self.test_embeddings = self.embeddings[self.split.test]
@@ -112,6 +112,8 @@ class FewShotMethod(ProtocolMethod):
         cfg = self.config
         if cfg.method == "dct-distance":
             return DCTEmbedder(10)
+        if cfg.method == "bone-distance":
+            return BoneDCTEmbedder(self.data.layout.parents)  # evaluate() put the data on the canonical skeleton
         if self.encoder is not None and not isinstance(self.encoder, ActionEncoder):
             return self.encoder  # an embedder callable (an exported ONNX encoder), as it is
         encoder = self.encoder

@@ -1,6 +1,7 @@
 """Generated variants per second (Eq. 4 completion, O = 30): the sampling path against the reference path.
 
-Usage: python benchmarks/generation_speed.py [--threads 1] [--joints 20] [--repeats 5] [--json PATH]
+Usage: python benchmarks/generation_speed.py [--threads 1] [--joints 20] [--repeats 5] [--batch 64]
+                                            [--windows 64] [--profile] [--json PATH]
 
 Headline: the ``cpu`` denoiser preset, 20 DDIM steps, 64 windows of J joints, one variant each,
 batches of 64: ``Generator.generate`` (``Diffusion.complete`` with a ``SamplingDenoiser``) against
@@ -9,8 +10,9 @@ path before), timed in turn in this one process ``--repeats`` times; the ratio i
 per-repeat ratios, so that a load shared by both paths cancels. Beside it, the bound the matrix
 products set: the denoiser's FLOPs per variant (``torch.utils.flop_counter``) and the rate of one
 of its products (the q | k | v projection of a 64-window batch, (1280 x 128) by (128 x 384), through
-the sampling path's linear), timed in the same repeats. Then the ``paper`` preset (16 windows) the
-same way, and seconds per clip of both paths against the number of DDIM steps.
+the sampling path's linear, and through ``F.linear`` as the reference path's layers), timed in the
+same repeats. Then the ``paper`` preset (16 windows) the same way, and seconds per clip of both
+paths against the number of DDIM steps.
 
 The weights are random, the zero-initialised output projections included: the cost does not depend
 on them, and a denoiser that predicts nonzero noise makes the printed difference between the two
@@ -45,10 +47,24 @@ def _generator(preset: str, joints: int, batch: int) -> Generator:
     return Generator(model, Diffusion(num_joints=joints), batch_size=batch)
 
 
-def _seconds(gen: Generator, windows: np.ndarray, steps: int, reference: bool) -> tuple[float, np.ndarray]:
+def _seconds(gen: Generator, windows: np.ndarray, steps: int, reference: bool,
+             batch: int | None = None) -> tuple[float, np.ndarray]:
     t0 = time.perf_counter()
-    out = gen.generate(windows, n_variants=1, n_obs=30, steps=steps, seed=0, reference=reference)
+    out = gen.generate(windows, n_variants=1, n_obs=30, steps=steps, seed=0, batch_size=batch, reference=reference)
     return time.perf_counter() - t0, out
+
+
+def profile(gen: Generator, windows: np.ndarray, steps: int, batch: int) -> dict:
+    """Share of the sampling path's operator time (torch.profiler, self CPU time), largest first."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        gen.generate(windows, n_variants=1, n_obs=30, steps=steps, seed=0, batch_size=batch)
+    times = {e.key: e.self_cpu_time_total for e in prof.key_averages()}
+    total = sum(times.values())
+    top = sorted(times.items(), key=lambda kv: -kv[1])[:8]
+    return {k: v / total for k, v in top}
 
 
 def flops_per_step(model: NoisePredictor) -> float:
@@ -59,39 +75,48 @@ def flops_per_step(model: NoisePredictor) -> float:
     return counter.get_total_flops() / 8
 
 
-def gemm_seconds(model: NoisePredictor, calls: int = 20) -> tuple[float, float]:
+def gemm_seconds(model: NoisePredictor, calls: int = 20, plain: bool = False) -> tuple[float, float]:
     """(seconds, FLOPs) of ``calls`` q | k | v projections of a 64-window batch through the sampling
-    path's linear."""
+    path's linear (``plain``: through ``F.linear``, as the reference path's layers run)."""
     fast = SamplingDenoiser(model)
     w = fast.blocks[0]["qkv"]
     x = torch.randn(64 * model.cfg.n_coef, w.shape[1])
-    fast._linear(x, w, None)
+
+    def linear():
+        return torch.nn.functional.linear(x, w) if plain else fast._linear(x, w, None)
+
+    linear()
     t0 = time.perf_counter()
     for _ in range(calls):
-        fast._linear(x, w, None)
+        linear()
     return time.perf_counter() - t0, 2.0 * calls * x.shape[0] * w.shape[0] * w.shape[1]
 
 
-def compare(gen: Generator, windows: np.ndarray, steps: int, repeats: int) -> dict:
-    """Both paths timed in turn ``repeats`` times (after one untimed call each), with the GEMM rate."""
+def compare(gen: Generator, windows: np.ndarray, steps: int, repeats: int, batch: int) -> dict:
+    """Both paths timed in turn ``repeats`` times (after one untimed call each), with the GEMM rate;
+    the sampling path in batches of ``batch``, the reference path in the generator's (64)."""
     _, ref = _seconds(gen, windows, steps, True)
-    _, new = _seconds(gen, windows, steps, False)
-    old_s, new_s, rates = [], [], []
+    _, new = _seconds(gen, windows, steps, False, batch)
+    old_s, new_s, rates, plain_rates = [], [], [], []
     for _ in range(repeats):
         old_s.append(_seconds(gen, windows, steps, True)[0])
-        new_s.append(_seconds(gen, windows, steps, False)[0])
+        new_s.append(_seconds(gen, windows, steps, False, batch)[0])
         sec, flops = gemm_seconds(gen.model)
         rates.append(flops / sec)
+        sec, flops = gemm_seconds(gen.model, plain=True)
+        plain_rates.append(flops / sec)
     n = len(windows)
     ratios = np.array(old_s) / np.array(new_s)
     flops_variant = flops_per_step(gen.model) * steps
     rate = float(np.median(rates))
-    return {"steps": steps, "windows": n, "batch_size": gen.batch_size, "repeats": repeats,
+    return {"steps": steps, "windows": n, "batch_size": batch, "reference_batch_size": gen.batch_size,
+            "repeats": repeats,
             "reference_variants_per_s": float(np.median(n / np.array(old_s))),
             "variants_per_s": float(np.median(n / np.array(new_s))),
             "ratio": float(np.median(ratios)), "ratio_min": float(ratios.min()), "ratio_max": float(ratios.max()),
             "max_abs_difference": float(np.abs(new - ref).max()), "max_abs_value": float(np.abs(ref).max()),
             "denoiser_flops_per_variant": flops_variant, "gemm_flops_per_s": rate,
+            "gemm_flops_per_s_f_linear": float(np.median(plain_rates)),
             "gemm_bound_variants_per_s": rate / flops_variant}
 
 
@@ -100,6 +125,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--joints", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=64, help="windows per batch of the sampling path")
+    ap.add_argument("--windows", type=int, default=64, help="windows of the cpu-preset headline")
+    ap.add_argument("--profile", action="store_true", help="torch.profiler's operator shares of the sampling path")
     ap.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -117,16 +145,21 @@ def main() -> int:
               f"ratio {r['ratio']:.2f} (min {r['ratio_min']:.2f}, max {r['ratio_max']:.2f}); "
               f"max |difference| {r['max_abs_difference']:.2g} of max |value| {r['max_abs_value']:.3g}\n"
               f"        denoiser {r['denoiser_flops_per_variant'] / 1e6:.0f} MFLOP per variant; GEMM at "
-              f"{r['gemm_flops_per_s'] / 1e9:.0f} GFLOP/s: at most {r['gemm_bound_variants_per_s']:.1f} variants/s "
+              f"{r['gemm_flops_per_s'] / 1e9:.0f} GFLOP/s (F.linear {r['gemm_flops_per_s_f_linear'] / 1e9:.0f}): at most {r['gemm_bound_variants_per_s']:.1f} variants/s "
               f"({r['gemm_bound_variants_per_s'] / r['reference_variants_per_s']:.2f} x the reference)", flush=True)
 
     out["headline"] = []
-    for preset, n_clips, repeats in (("cpu", 64, args.repeats), ("paper", 16, max(1, args.repeats // 2))):
+    for preset, n_clips, repeats in (("cpu", args.windows, args.repeats), ("paper", 16, max(1, args.repeats // 2))):
         gen = _generator(preset, args.joints, 64)
         windows = rng.normal(0, 0.1, (n_clips, 60, args.joints, 3)).astype(np.float32)
-        r = {"preset": preset, "params": gen.model.num_parameters(), **compare(gen, windows, 20, repeats)}
+        r = {"preset": preset, "params": gen.model.num_parameters(),
+             **compare(gen, windows, 20, repeats, args.batch)}
         out["headline"].append(r)
         show(preset, r["params"], r)
+        if args.profile and preset == "cpu":
+            out["profile"] = profile(gen, windows, 20, args.batch)
+            print("sampling path, share of operator time: " + ", ".join(
+                f"{k} {v:.2f}" for k, v in out["profile"].items()), flush=True)
 
     out["rows"] = []
     for preset, n_clips in (("cpu", 64), ("paper", 16)):

@@ -239,9 +239,10 @@ class SamplingDenoiser:
       matrix product (their ``1 +`` folded into the bias);
     * q, k and v are one matrix product;
     * on the CPU, linear layers run through oneDNN (``torch.ops.mkldnn._linear_pointwise``) with the
-      GELU and the residual additions fused into them, when this torch has it: on AMD CPUs MKL,
-      behind ``F.linear``, runs its AVX2 kernels while oneDNN picks AVX-512 (benchmarks/README.md,
-      "Generation cost"). Elsewhere ``F.linear``.
+      GELU and the residual additions fused into them, when this torch has it: on an AMD EPYC with
+      AVX-512, MKL's sgemm behind ``F.linear`` ran these products at about half of oneDNN's rate
+      (benchmarks/README.md, "Generation cost"). Elsewhere ``F.linear``;
+    * the attention runs one pair of batched products per head on strided views of q | k | v.
 
     The weights are copied when it is made: make a new one after changing the model.
     """

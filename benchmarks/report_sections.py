@@ -223,7 +223,7 @@ def thresholds(inp: Inputs) -> list:
     for t in files:
         r = json.loads(inp.use(t).read_text())
         md += [f"### {r['dataset']} ({len(r['seeds'])} seeds, {r['draws']} fresh draws per category and seed)", "",
-               f"`{r['command']}` (encoders: `haad evaluate --dataset {r['dataset']} --seeds {len(r['seeds'])} "
+               f"`{r['command']}` (encoders: `haad evaluate --dataset {r['dataset']} --epochs 101 --seeds {len(r['seeds'])} "
                f"--out {r['run']}`)", "",
                "| support | K | rule | FPR seen | FPR unseen | TPR seen | TPR unseen | 1/(K+1) |",
                "|---|---|---|---|---|---|---|---|"]

@@ -48,7 +48,8 @@ def positive_int_list(text: str) -> tuple:
 
 def _add_common_eval(p: argparse.ArgumentParser, augment: bool = True) -> None:
     p.add_argument("--k-shot", type=positive_int, default=None, help="support clips per category (default 3)")
-    p.add_argument("--epochs", type=positive_int, default=None, help="encoder training epochs (default 101)")
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help="encoder training epochs (default 20; the paper's schedule: 101)")
     p.add_argument("--iters-per-epoch", type=positive_int, default=None, help="batches per epoch (default 52)")
     p.add_argument("--pooling", choices=("joint", "node"), default=None,
                    help="encoder pooling: per-joint max (default, reference code) or max over joints")

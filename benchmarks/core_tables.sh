@@ -7,5 +7,6 @@ set -euo pipefail
 out=${1:-runs/core}
 for ds in utd-mhad nw-ucla florence3d; do
   haad evaluate --dataset "$ds" --method dct-distance --seeds 10 --quiet --out "$out/$ds-dct-distance"
+  haad evaluate --dataset "$ds" --method bone-distance --seeds 10 --quiet --out "$out/$ds-bone-distance"
   haad evaluate --dataset "$ds" --epochs 101 --method fewshot --seeds 10 --quiet --out "$out/$ds-fewshot"
 done

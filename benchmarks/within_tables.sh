@@ -22,6 +22,8 @@ haad evaluate --dataset kinder-gator --protocol category --method dct-distance -
   --out "$out/kinder-gator-category-dct-distance"
 haad evaluate --dataset kinder-gator --protocol category --encoder builtin --seeds 10 --quiet \
   --out "$out/kinder-gator-category-builtin"
+haad evaluate --dataset kinder-gator --protocol category --method bone-distance --seeds 10 --quiet \
+  --out "$out/kinder-gator-category-bone-distance"
 # One-model-per-category baselines, trained on each task's whole support pool; 3 seeds as in the
 # category comparison (a seed changes only their initialisation). About 1 hour on 2 cores.
 if [ "${WITH_BASELINES:-1}" = 1 ]; then

@@ -59,3 +59,23 @@ def test_balanced_sampler():
         assert len(set(idx.tolist())) == 6
     with pytest.raises(ValueError, match="fewer than 2"):
         BalancedBatchSampler(np.array([0, 0, 1]), per_class=2)
+
+
+def test_sampler_balances_groups_of_categories():
+    from haad.contrastive import BalancedBatchSampler
+
+    labels = np.repeat(np.arange(10), 4)  # categories 0-6 in group "a", 7-9 in group "b"
+    groups = {c: "a" if c < 7 else "b" for c in range(10)}
+    sampler = BalancedBatchSampler(labels, 2, groups, per_group=3)
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(50):
+        batch = labels[sampler.sample(rng)]
+        cats, counts = np.unique(batch, return_counts=True)
+        assert (counts == 2).all() and np.sum(cats < 7) == 3 and set(cats[cats >= 7]) == {7, 8, 9}
+        seen |= set(cats.tolist())
+    assert seen == set(range(10))  # group a's categories take turns
+    with pytest.raises(ValueError, match="no group"):
+        BalancedBatchSampler(labels, 2, {0: "a"}, per_group=1)
+    with pytest.raises(ValueError, match="needs groups"):
+        BalancedBatchSampler(labels, 2, None, per_group=1)

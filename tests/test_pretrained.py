@@ -156,6 +156,20 @@ def test_pretrain_uses_only_seen_categories(tmp_path):
     assert set(record[str(npz)]["unseen_excluded"]) == unseen
 
 
+def test_pretrain_balances_datasets_and_records_it(tmp_path):
+    from haad.pretrain import PretrainConfig, pretrain
+    from haad.train import TrainConfig, load_encoder
+
+    npz = tmp_path / "kv2.npz"
+    save_npz(kinect_v2_collection(6), npz)
+    cfg = PretrainConfig(datasets=("synthetic", str(npz)), categories_per_dataset=2,
+                         train=TrainConfig(epochs=1, iters_per_epoch=2, lr_fix_epochs=0))
+    _, hist, record = pretrain(cfg, tmp_path / "enc")
+    assert record["categories_per_dataset"] == 2 and np.isfinite(hist["loss"]).all()
+    _, header = load_encoder(tmp_path / "enc")
+    assert header["meta"]["pretrained"]["categories_per_dataset"] == 2
+
+
 def test_long_recordings_are_scored_in_chunks(monkeypatch):
     import haad.inference as inference
     from haad.inference import ScoreConfig

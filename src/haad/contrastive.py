@@ -40,9 +40,15 @@ class BalancedBatchSampler:
     Args:
         labels: (N,) category of each training clip.
         per_class: clips per category per batch (docs/METHOD.md: 2).
+        groups: optional ``{category: group}`` (e.g. the dataset a pretraining category comes from);
+            with ``per_group``, each batch holds ``per_group`` categories of every group (all of a group
+            that has fewer), drawn anew each batch, instead of every category: each group then brings
+            about the same number of clips whatever its number of categories.
+        per_group: categories per group per batch (``None``: every category, as Algorithm 1).
     """
 
-    def __init__(self, labels: np.ndarray, per_class: int = 2):
+    def __init__(self, labels: np.ndarray, per_class: int = 2, groups: dict | None = None,
+                 per_group: int | None = None):
         self.labels = np.asarray(labels)
         self.classes = np.unique(self.labels)
         self.pools = [np.flatnonzero(self.labels == c) for c in self.classes]
@@ -50,7 +56,23 @@ class BalancedBatchSampler:
         if small:
             raise ValueError(f"categories {small} have fewer than {per_class} training clips")
         self.per_class = per_class
+        self.per_group = per_group
+        self.members = None
+        if per_group is not None:
+            if groups is None or per_group < 1:
+                raise ValueError("per_group needs groups and must be >= 1")
+            missing = [int(c) for c in self.classes if int(c) not in groups]
+            if missing:
+                raise ValueError(f"categories {missing} have no group")
+            names = sorted({groups[int(c)] for c in self.classes})
+            # Positions in self.pools of each group's categories.
+            self.members = [np.flatnonzero([groups[int(c)] == g for c in self.classes]) for g in names]
 
     def sample(self, rng: np.random.Generator) -> np.ndarray:
-        """Indices (num_classes * per_class,), contiguous per category."""
-        return np.concatenate([rng.choice(p, size=self.per_class, replace=False) for p in self.pools])
+        """Indices, contiguous per category: every category (Algorithm 1) or ``per_group`` per group."""
+        if self.members is None:
+            chosen = range(len(self.pools))
+        else:
+            chosen = np.concatenate([np.sort(rng.choice(m, size=min(self.per_group, len(m)), replace=False))
+                                     for m in self.members])
+        return np.concatenate([rng.choice(self.pools[i], size=self.per_class, replace=False) for i in chosen])

@@ -38,6 +38,9 @@ class PretrainConfig:
             categories than one dataset's, and the in-dataset scores grow up to 101, see
             benchmarks/README.md "How long to pretrain").
         train_fraction: the protocol split's per-category training-pool fraction.
+        categories_per_dataset: ``None`` (Algorithm 1: every category in every batch), or this many
+            categories of every dataset per batch (all of a dataset with fewer), drawn anew each batch,
+            so that a dataset with many categories does not crowd out one with few.
     """
 
     datasets: tuple = ("utd-mhad", "nw-ucla", "florence3d")
@@ -46,10 +49,13 @@ class PretrainConfig:
     pooling: str = "joint"
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=101))
     train_fraction: float = 0.8
+    categories_per_dataset: int | None = None
 
     def __post_init__(self) -> None:
         if not self.datasets:
             raise ValueError("pretraining needs at least one dataset")
+        if self.categories_per_dataset is not None and self.categories_per_dataset < 1:
+            raise ValueError(f"categories_per_dataset must be >= 1, got {self.categories_per_dataset}")
         if len(set(self.datasets)) != len(self.datasets):
             raise ValueError(f"a dataset is named twice: {list(self.datasets)}")
 
@@ -128,14 +134,21 @@ def pretrain(config: PretrainConfig = PretrainConfig(), out_dir=None, data_dir=N
     """Train the encoder; returns (encoder, history, what went in). With ``out_dir`` the checkpoint is
     saved there (and an unfinished one resumed, a finished one reused). ``data``: windows gathered
     before (:func:`gather`, e.g. saved with :meth:`PretrainData.save` and trained elsewhere)."""
+    from haad.contrastive import BalancedBatchSampler
     from haad.train import train_encoder
 
     data = gather(config, data_dir) if data is None else data
     record = {"datasets": data.records, "categories": data.class_names,
               "normalization": asdict(config.normalization), "train_fraction": config.train_fraction}
+    sampler = None
+    if config.categories_per_dataset is not None:
+        record["categories_per_dataset"] = config.categories_per_dataset
+        # Class names are namespaced "dataset/category": the dataset is the group.
+        groups = {i: name.split("/", 1)[0] for i, name in enumerate(data.class_names)}
+        sampler = BalancedBatchSampler(data.labels, config.train.per_class, groups, config.categories_per_dataset)
     encoder, history = train_encoder(
         data.windows, data.labels, config.encoder_config(), config.train, out_dir=out_dir,
         resume=out_dir is not None, progress=progress,
         meta={"dataset": "+".join(config.datasets), "window": config.window.to_dict(),
-              "layout": CANONICAL.to_dict(), "pretrained": record}, device=device)
+              "layout": CANONICAL.to_dict(), "pretrained": record}, device=device, sampler=sampler)
     return encoder, history, record

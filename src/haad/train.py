@@ -151,6 +151,7 @@ def train_encoder(
     progress: bool = True,
     meta: dict | None = None,
     device: str = "cpu",
+    sampler: BalancedBatchSampler | None = None,
 ) -> tuple[ActionEncoder, dict]:
     """Train an encoder with the multi-positive contrastive loss.
 
@@ -167,6 +168,8 @@ def train_encoder(
         meta: extra JSON-able facts saved with the checkpoint (dataset, split, window options).
         device: where to train (``"cpu"``, ``"cuda"``); the batches are drawn on the CPU as always, so
             the same seed draws the same batches; the returned encoder is on the CPU.
+        sampler: the batch sampler over ``labels`` (default: every category brings ``per_class``
+            clips to every batch); record its settings in ``meta``.
 
     Under ``torchrun`` (:mod:`haad.distributed`) every process draws the same global batch, encodes
     its own contiguous shard of it (DistributedDataParallel, BatchNorm over the global batch) and
@@ -179,10 +182,11 @@ def train_encoder(
     """
     with distributed.session(device) as device:
         return _train_encoder(windows, labels, encoder_config, config, extra_views, out_dir, resume, progress,
-                              meta, device)
+                              meta, device, sampler)
 
 
-def _train_encoder(windows, labels, encoder_config, config, extra_views, out_dir, resume, progress, meta, device):
+def _train_encoder(windows, labels, encoder_config, config, extra_views, out_dir, resume, progress, meta, device,
+                   sampler):
     windows = np.asarray(windows, dtype=np.float32)
     labels = np.asarray(labels)
     if windows.ndim != 4 or len(windows) != len(labels):
@@ -191,7 +195,7 @@ def _train_encoder(windows, labels, encoder_config, config, extra_views, out_dir
         extra_views = np.asarray(extra_views, dtype=np.float32)
         if extra_views.ndim != 5 or extra_views.shape[0] != len(windows) or extra_views.shape[2:] != windows.shape[1:]:
             raise ValueError(f"extra_views must be (N, G, H, J, 3) matching windows {windows.shape}, got {extra_views.shape}")
-    sampler = BalancedBatchSampler(labels, config.per_class)
+    sampler = BalancedBatchSampler(labels, config.per_class) if sampler is None else sampler
 
     torch.manual_seed(config.seed)
     encoder = ActionEncoder(encoder_config).to(device)

@@ -246,7 +246,7 @@ def cmd_pretrain(args) -> int:
     norm = replace(base.normalization, **{k: (None if k == "fps" else False) for k in skip})
     train = base.train.with_epochs(args.epochs) if args.epochs is not None else base.train
     train = replace(train, **_given(args, "iters_per_epoch", "seed"), **({"rotate": True} if args.rotate else {}))
-    cfg = replace(base, datasets=datasets, normalization=norm, train=train)
+    cfg = replace(base, datasets=datasets, normalization=norm, train=train, **_given(args, "categories_per_dataset"))
     # Under torchrun every process joins one training job; only rank 0 writes, exports and prints.
     with distributed.session(args.device or "cpu"):
         _, hist, record = pretrain(cfg, args.out, args.data_dir, progress=not args.quiet, **_given(args, "device"))

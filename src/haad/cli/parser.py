@@ -179,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip", default="",
                    help="comma-separated normalisation steps to leave out: units, up_axis, facing, scale, center, "
                         "handedness, fps")
+    p.add_argument("--categories-per-dataset", type=positive_int, default=None,
+                   help="each batch holds this many categories of every dataset (default: every category of every "
+                        "dataset), so that datasets with many categories do not crowd out those with few")
     p.add_argument("--out", type=Path, required=True, help="checkpoint directory (resumed if unfinished)")
     p.add_argument("--export", type=Path, default=None,
                    help="also write the finished encoder's weights alone (no optimizer state) here, e.g. to ship it")

@@ -65,6 +65,7 @@ def assert_same_aucs(torch_res: dict, onnx_res: dict) -> None:
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_category_protocol_with_the_exported_builtin_gives_its_aucs(tmp_path, builtin_onnx):
     require_dataset("florence3d")
     res_t = evaluate_cli(tmp_path, "torch", "florence3d", "builtin")

@@ -195,6 +195,7 @@ def test_one_process_helpers_are_the_identity():
         assert device == torch.device("cpu") and not torch.distributed.is_initialized()
 
 
+@pytest.mark.slow  # one 2-process job (about 9 s) shared by these tests
 def test_ranks_saw_the_job(runs):
     _, (r0, r1), _ = runs
     assert r0["world"] == (0, 2) and r1["world"] == (1, 2)
@@ -205,6 +206,7 @@ def test_ranks_saw_the_job(runs):
 
 
 @pytest.mark.parametrize("case,per_class", [("step_even", 2), ("step_odd", 3)])
+@pytest.mark.slow  # one 2-process job (about 9 s) shared by these tests
 def test_one_step_gradient_equals_one_process(runs, case, per_class):
     _, ranks, _ = runs
     ref = _one_step(per_class)
@@ -222,6 +224,7 @@ def test_one_step_gradient_equals_one_process(runs, case, per_class):
             assert torch.allclose(got["buffers"][name].double(), b.double(), rtol=1e-5, atol=1e-6), name
 
 
+@pytest.mark.slow  # one 2-process job (about 9 s) shared by these tests
 def test_training_matches_one_process_with_uneven_shards(runs):
     _, (r0, r1), _ = runs
     ref, hist = _one_process(UNEVEN)
@@ -233,6 +236,7 @@ def test_training_matches_one_process_with_uneven_shards(runs):
     assert all(torch.equal(r0["uneven"][k], r1["uneven"][k]) for k in r0["uneven"])
 
 
+@pytest.mark.slow  # one 2-process job (about 9 s) shared by these tests
 def test_only_rank_zero_writes_checkpoints(runs):
     out, (r0, r1), _ = runs
     # uneven: epochs 2 and 3; resumed: epoch 2, interrupted, then epoch 4
@@ -243,12 +247,14 @@ def test_only_rank_zero_writes_checkpoints(runs):
         assert load_checkpoint(out / run)[1]["meta"]["complete"]
 
 
+@pytest.mark.slow  # one 2-process job (about 9 s) shared by these tests
 def test_progress_only_on_rank_zero(runs):
     _, _, (err0, err1) = runs
     assert "encoder" in err0
     assert "encoder" not in err1
 
 
+@pytest.mark.slow  # one 2-process job (about 9 s) shared by these tests
 def test_resume_from_partial_checkpoint_under_two_processes(runs):
     out, (r0, r1), _ = runs
     assert r0.get("interrupted") and r1.get("interrupted")

@@ -92,6 +92,7 @@ def test_scale_and_baselines_are_refused_by_the_category_protocol(tmp_path, extr
     assert r.returncode == 2 and "within-category protocols" in r.stderr and not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow
 def test_bone_distance_runs_the_category_protocol(tmp_path):
     r = subprocess.run([sys.executable, "-m", "haad.cli", "evaluate", "--dataset", "synthetic", "--method",
                         "bone-distance", "--seeds", "2", "--out", tmp_path / "b", "--quiet"], capture_output=True, text=True)
@@ -145,6 +146,7 @@ def _scores(path) -> np.ndarray:
         return np.array([float(r["score"]) for r in csv.DictReader(f)])
 
 
+@pytest.mark.slow
 def test_detect_with_bones_and_pool_scaling_saves_and_reloads(tmp_path):
     from haad.evaluation.metrics import auc
 

@@ -62,14 +62,26 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _check_category_options(args) -> None:
+    """Refuse the options that only the within-category protocols take."""
+    from haad.evaluation.within import PROTOCOLS
+
+    if args.method not in (None, "fewshot", "dct-distance", "bone-distance") or args.scale is not None:
+        what = "--scale" if args.method in (None, "fewshot", "dct-distance", "bone-distance") else f"--method {args.method}"
+        raise ValueError(f"{what} is for the within-category protocols ({', '.join(PROTOCOLS)}), not the "
+                         "category protocol (its baselines run with haad benchmark)")
+
+
 def cmd_evaluate(args) -> int:
     from haad.data import load_dataset
     from haad.storage import claim_output_dir
     from haad.evaluation.config import EvalConfig
     from haad.evaluation.protocol import evaluate
     from haad.evaluation.report import format_results
-    from haad.evaluation.within import DEFAULT_PROTOCOL, PROTOCOLS as PROTOCOL_NAMES
+    from haad.evaluation.within import DEFAULT_PROTOCOL
 
+    if args.protocol == "category":
+        _check_category_options(args)  # before the dataset is loaded
     data = load_dataset(args.dataset, args.data_dir)
     protocol = args.protocol or DEFAULT_PROTOCOL.get(Path(str(data.source)).name, "category")
     seeds = _seeds(args.seeds, args.first_seed)
@@ -84,10 +96,7 @@ def cmd_evaluate(args) -> int:
             print(format_within(res))
             print(f"results written to {_write_results(args.out, res)}")
         return 0
-    if args.method not in (None, "fewshot", "dct-distance", "bone-distance") or args.scale is not None:
-        what = "--scale" if args.method in (None, "fewshot", "dct-distance", "bone-distance") else f"--method {args.method}"
-        raise ValueError(f"{what} is for the within-category protocols ({', '.join(PROTOCOL_NAMES)}), not the "
-                         "category protocol (its baselines run with haad benchmark)")
+    _check_category_options(args)
     cfg = _eval_config(args, seeds, args.method or EvalConfig.method)
     identity = {"dataset": data.source, "method": cfg.method, "seeds": list(cfg.seeds), "options": cfg.options(),
                 "encoder": args.encoder}

@@ -18,6 +18,13 @@ for spec in "ui-prmd ui-prmd-cross-subject" "bandai-namco bandai-namco-style" "k
       --out "$out/$2-builtin$suffix"
   done
 done
+# ui-prmd personal: support and test from one person (pool scaling and baselines do not apply).
+for method in dct-distance bone-distance; do
+  haad evaluate --dataset ui-prmd --protocol ui-prmd-personal --method "$method" --seeds 10 --quiet \
+    --out "$out/ui-prmd-personal-$method"
+done
+haad evaluate --dataset ui-prmd --protocol ui-prmd-personal --encoder builtin --seeds 10 --quiet \
+  --out "$out/ui-prmd-personal-builtin"
 haad evaluate --dataset kinder-gator --protocol category --method dct-distance --seeds 10 --quiet \
   --out "$out/kinder-gator-category-dct-distance"
 haad evaluate --dataset kinder-gator --protocol category --encoder builtin --seeds 10 --quiet \

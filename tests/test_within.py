@@ -82,3 +82,25 @@ def test_an_encoder_pretrained_on_the_dataset_is_refused(tmp_path):
     with pytest.raises(ValueError, match="include this protocol's test clips"):
         evaluate_within(load_dataset(str(npz)), WithinConfig("ui-prmd-cross-subject", seeds=(0,)),
                         encoder=tmp_path / "enc")
+
+
+def test_personal_tasks_test_the_same_person_without_the_drawn_support():
+    from haad.evaluation.within import ui_prmd_personal_tasks
+
+    data = ui_prmd_like()
+    tasks = ui_prmd_personal_tasks(data)
+    assert len(tasks) == 2 * 10 and tasks[0].name == "squat/s01"
+    for t in tasks:
+        subjects = {data.names[i][:7] for i in np.r_[t.support_pool, t.test_anomalous]}
+        assert len(subjects) == 1 and t.personal and len(t.test_normal) == 0
+        assert all(data.names[i].endswith("_correct") for i in t.support_pool)
+        support = t.support_pool[:2]
+        test, wrong = t.test_set(support)
+        assert not set(support) & set(test) and set(test[~wrong]) == set(t.support_pool[2:])
+        assert set(test[wrong]) == set(t.test_anomalous)
+    res = evaluate_within(data, WithinConfig("ui-prmd-personal", method="dct-distance", k_shot=2, seeds=(0, 1)))
+    assert res["tasks"]["squat/s01"] == {"support_pool": 3, "test_normal": 1, "test_anomalous": 3}
+    assert res["mean"] > 0.75  # measured 0.850 (one normal and three wrong test episodes per person)
+    for cfg in (dict(method="dct-distance", scale="pool"), dict(method="mocodad")):
+        with pytest.raises(ValueError, match="pool holds test clips"):
+            evaluate_within(data, WithinConfig("ui-prmd-personal", k_shot=2, seeds=(0,), **cfg))

@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="replace results in --out written by a run with other settings")
     p.add_argument("--protocol", default=None,
-                   choices=("category", "ui-prmd-cross-subject", "bandai-namco-style", "kinder-gator-population"),
+                   choices=("category", "ui-prmd-cross-subject", "ui-prmd-personal", "bandai-namco-style",
+                            "kinder-gator-population"),
                    help="category (anomaly = another category; the default) or a within-category protocol (the "
                         "default for ui-prmd and bandai-namco; see docs/PROTOCOL.md)")
     p.add_argument("--out", type=Path, required=True, help="output directory (results.json, encoders)")

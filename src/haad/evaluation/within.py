@@ -10,6 +10,8 @@ task's anomalous clips as positives.
 
 * ``ui-prmd-cross-subject`` (the default for ui-prmd): for each exercise, support from the correct
   episodes of subjects 1-8; test on subjects 9-10, correct (normal) against incorrect (anomalous).
+* ``ui-prmd-personal``: for each exercise and subject, support from that subject's correct episodes;
+  test on the same subject's other correct episodes against their incorrect ones.
 * ``bandai-namco-style`` (the default for bandai-namco): for each motion, support from the first 80%
   of its ``normal``-style clips (by id); test on the other ``normal`` clips against the ``elderly`` ones.
 * ``kinder-gator-population``: for each motion, support from adults; test on children, that motion's
@@ -30,12 +32,24 @@ from haad.evaluation.metrics import auc, mean_std
 
 @dataclass(frozen=True)
 class Task:
-    """One normal category's test: support pool, normal and anomalous test clips (indices)."""
+    """One normal category's test: support pool, normal and anomalous test clips (indices).
+
+    ``personal``: the pool's clips not drawn as support are normal test clips too (the support and the
+    test come from one person; ``test_normal`` is then empty)."""
 
     name: str
     support_pool: np.ndarray
     test_normal: np.ndarray
     test_anomalous: np.ndarray
+    personal: bool = False
+
+    def test_set(self, support: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The test clips given the drawn support, and which of them are anomalous."""
+        normal = self.test_normal
+        if self.personal:
+            normal = np.concatenate([normal, np.setdiff1d(self.support_pool, support)])
+        test = np.concatenate([normal, self.test_anomalous])
+        return test, np.r_[np.zeros(len(normal)), np.ones(len(self.test_anomalous))].astype(bool)
 
 
 def ui_prmd_tasks(data: Collection, support_subjects=range(1, 9), test_subjects=(9, 10)) -> list:
@@ -52,6 +66,21 @@ def ui_prmd_tasks(data: Collection, support_subjects=range(1, 9), test_subjects=
         mine = data.labels == c
         tasks.append(Task(name, np.flatnonzero(mine & train & meta["correct"]),
                           np.flatnonzero(mine & test & meta["correct"]), np.flatnonzero(mine & test & ~meta["correct"])))
+    return tasks
+
+
+def ui_prmd_personal_tasks(data: Collection) -> list:
+    """Personal: for each exercise and subject, support from that subject's correct episodes; test on
+    the same subject's other correct episodes (normal) and incorrect ones (anomalous)."""
+    from haad.data.ui_prmd import ui_prmd_episodes
+
+    meta = ui_prmd_episodes(data)
+    tasks = []
+    for c, name in enumerate(data.class_names):
+        for subject in np.unique(meta["subject"]):
+            mine = (data.labels == c) & (meta["subject"] == subject)
+            tasks.append(Task(f"{name}/s{subject:02d}", np.flatnonzero(mine & meta["correct"]), np.zeros(0, np.int64),
+                              np.flatnonzero(mine & ~meta["correct"]), personal=True))
     return tasks
 
 
@@ -78,8 +107,8 @@ def population_tasks(data: Collection) -> list:
                  np.flatnonzero((data.labels != c) & child)) for c, name in enumerate(data.class_names)]
 
 
-PROTOCOLS = {"ui-prmd-cross-subject": ui_prmd_tasks, "bandai-namco-style": bandai_style_tasks,
-             "kinder-gator-population": population_tasks}
+PROTOCOLS = {"ui-prmd-cross-subject": ui_prmd_tasks, "ui-prmd-personal": ui_prmd_personal_tasks,
+             "bandai-namco-style": bandai_style_tasks, "kinder-gator-population": population_tasks}
 # The protocol ``haad evaluate`` runs by default on a dataset (others: the category protocol).
 DEFAULT_PROTOCOL = {"ui-prmd": "ui-prmd-cross-subject", "bandai-namco": "bandai-namco-style"}
 METHODS = ("fewshot", "dct-distance", "bone-distance")
@@ -192,8 +221,7 @@ def task_aucs(emb: np.ndarray, tasks: list, config: WithinConfig, log=None) -> n
         for i, t in enumerate(tasks):
             support = np.random.default_rng([int(seed), i]).choice(t.support_pool, config.k_shot, replace=False)
             det.fit_embeddings(scaled[i][np.sort(support)])
-            test = np.concatenate([t.test_normal, t.test_anomalous])
-            labels = np.r_[np.zeros(len(t.test_normal)), np.ones(len(t.test_anomalous))].astype(bool)
+            test, labels = t.test_set(support)
             aucs[s, i] = auc(labels, det.score_embeddings(scaled[i][test]))
         if log:
             log(f"{config.protocol} seed {seed}: mean AUC {aucs[s].mean():.3f}")
@@ -216,8 +244,7 @@ def baseline_aucs(data: Collection, tasks: list, config: WithinConfig, log=None)
             t0 = time.perf_counter()
             model.fit(windows[t.support_pool])
             seconds.append(time.perf_counter() - t0)
-            test = np.concatenate([t.test_normal, t.test_anomalous])
-            labels = np.r_[np.zeros(len(t.test_normal)), np.ones(len(t.test_anomalous))].astype(bool)
+            test, labels = t.test_set(np.zeros(0, np.int64))
             aucs[s, i] = auc(labels, model.decision_function(windows[test]))
         if log:
             log(f"{config.protocol} {config.method} seed {seed}: mean AUC {aucs[s].mean():.3f}")
@@ -229,10 +256,16 @@ def evaluate_within(data: Collection, config: WithinConfig, encoder=None, log=No
     """Run a within-category protocol and return its results dict (``per_category``: per task, the AUC's
     mean and std over seeds and the values; ``mean``: the mean over tasks)."""
     tasks = PROTOCOLS[config.protocol](data)
+    if any(t.personal for t in tasks) and (config.scale != "none" or config.method in BASELINE_METHODS):
+        # The pool is the person's own correct episodes, whose undrawn ones are test clips: scaling by
+        # the pool, or training a model on it, would see test clips.
+        raise ValueError(f"{config.protocol}: the support pool holds test clips, so neither --scale pool nor a "
+                         "baseline trained on the pool applies")
     for t in tasks:
-        if len(t.support_pool) < config.k_shot or not len(t.test_normal) or not len(t.test_anomalous):
+        n_normal = len(t.test_normal) + (len(t.support_pool) - config.k_shot if t.personal else 0)
+        if len(t.support_pool) < config.k_shot or not n_normal or not len(t.test_anomalous):
             raise ValueError(f"{config.protocol}, {t.name}: {len(t.support_pool)} support clips (K = {config.k_shot}), "
-                             f"{len(t.test_normal)} normal and {len(t.test_anomalous)} anomalous test clips")
+                             f"{n_normal} normal and {len(t.test_anomalous)} anomalous test clips")
     if config.method in BASELINE_METHODS:
         aucs, info = baseline_aucs(data, tasks, config, log)
     else:
@@ -242,7 +275,8 @@ def evaluate_within(data: Collection, config: WithinConfig, encoder=None, log=No
         "dataset": data.source, "protocol": config.protocol, "method": config.method,
         "seeds": [int(s) for s in config.seeds], "k_shot": config.k_shot, "options": config.options(),
         "layout": data.layout.name, **info,
-        "tasks": {t.name: {"support_pool": int(len(t.support_pool)), "test_normal": int(len(t.test_normal)),
+        "tasks": {t.name: {"support_pool": int(len(t.support_pool)),
+                           "test_normal": int(len(t.test_normal) + (len(t.support_pool) - config.k_shot if t.personal else 0)),
                            "test_anomalous": int(len(t.test_anomalous))} for t in tasks},
         "per_category": {t.name: mean_std(aucs[:, i]) for i, t in enumerate(tasks)},
         "mean": float(aucs.mean()), "mean_std_over_seeds": float(aucs.mean(axis=1).std()),

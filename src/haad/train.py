@@ -30,8 +30,8 @@ class TrainConfig:
 
     Attributes:
         epochs: training epochs (20; the paper's schedule is 101, which scores no better here: paired
-            over 10 seeds, utd-mhad +0.005 and nw-ucla +0.013 mean AUC at 20; benchmarks/README.md,
-            "Training length").
+            over 10 seeds, 20 epochs give utd-mhad +0.005, nw-ucla +0.013 and florence3d +0.014 mean
+            AUC; benchmarks/README.md, "Training length").
         iters_per_epoch: batches per epoch (52).
         lr: AdamW learning rate (1e-3).
         weight_decay: AdamW weight decay (1e-3).

@@ -1,5 +1,6 @@
 """The inference-only encoder path (`EncoderEmbedder(fast=True)`, `fast_embed`: node-major activations,
-one GEMM per adjacency, BatchNorm folded into a multiply-add) gives the module's scores.
+one GEMM per weight and per adjacency, through oneDNN where torch has it, BatchNorm folded into a
+multiply-add, tanh(z) as 2 sigmoid(2z) - 1) gives the module's scores, with oneDNN and without.
 
 Tolerances: embeddings within 1e-5 of their norm; scores with exact float64 distances within 1e-4
 relative, each; the detector's own float32 scores within 1e-4 of the largest score (its
@@ -22,6 +23,7 @@ from haad.embedders import EncoderEmbedder, fast_embed
 from haad.encoder import ActionEncoder, EncoderConfig
 from haad.encoders import resolve_encoder
 from haad.inference import SupportConfig, fit_detector
+from haad.onednn import linear, matmul, onednn_linear_available, onednn_matmul_available
 
 from conftest import require_dataset
 
@@ -30,8 +32,28 @@ def rel_rows(a: np.ndarray, b: np.ndarray) -> float:
     return float((np.linalg.norm(a - b, axis=1) / np.maximum(np.linalg.norm(a, axis=1), 1e-12)).max())
 
 
+@pytest.mark.parametrize("onednn", [True, False])
+def test_onednn_helpers_compute_what_torch_computes(onednn):
+    if onednn and not onednn_matmul_available():
+        pytest.skip("this torch has no usable oneDNN linear")
+    assert onednn_matmul_available() <= onednn_linear_available()
+    g = torch.Generator().manual_seed(0)
+    x, w, b = torch.randn(300, 40, generator=g), torch.randn(24, 40, generator=g), torch.randn(24, generator=g)
+    torch.testing.assert_close(linear(x, w, b, onednn=onednn), torch.nn.functional.linear(x, w, b))
+    torch.testing.assert_close(linear(x, w, onednn=onednn), x @ w.t())
+    a, y = torch.randn(20, 20, generator=g), torch.randn(20, 3000, generator=g)
+    torch.testing.assert_close(matmul(a, y, onednn=onednn), a @ y)
+
+
+@pytest.mark.parametrize("onednn", [True, False])
 @pytest.mark.parametrize("pooling", ["joint", "node"])
-def test_fast_embed_equals_the_module_on_synthetic_windows(pooling):
+def test_fast_embed_equals_the_module_on_synthetic_windows(pooling, onednn, monkeypatch):
+    import haad.embedders
+
+    if not onednn:  # the F.linear / torch.mm path (no oneDNN in this torch, or off the CPU)
+        monkeypatch.setattr(haad.embedders, "onednn_matmul_available", lambda: False)
+    elif not onednn_matmul_available():
+        pytest.skip("this torch has no usable oneDNN linear")
     torch.manual_seed(1)
     enc = ActionEncoder(EncoderConfig(num_joints=20, pooling=pooling, blocks=2)).eval()
     # Non-trivial BatchNorm statistics, as a trained encoder has.
@@ -45,6 +67,7 @@ def test_fast_embed_equals_the_module_on_synthetic_windows(pooling):
     with torch.no_grad():
         expected = enc(torch.from_numpy(windows)).numpy()
     assert rel_rows(expected, fast_embed(enc, windows, batch_size=256)) <= 1e-5
+    assert rel_rows(expected, fast_embed(enc, windows)) <= 1e-5  # the default batch for torch's threads
     assert fast_embed(enc, windows[:0]).shape == (0, enc.config.embedding_dim)
     # fast=False is the module's own forward, bit for bit.
     np.testing.assert_array_equal(EncoderEmbedder(enc, fast=False)(windows), expected)

@@ -13,6 +13,7 @@ import torch
 
 from haad.dct import dct
 from haad.encoder import ActionEncoder
+from haad.onednn import linear, matmul, onednn_matmul_available
 
 
 class DCTEmbedder:
@@ -115,38 +116,54 @@ class EncoderEmbedder:
         return np.concatenate(out) if out else np.zeros((0, self.encoder.config.embedding_dim), np.float32)
 
 
-# Windows per step of fast_embed. Smaller batches keep the activations in cache (1 thread, utd-mhad's
-# encoder: 5,900 windows/s at 256, 5,400 at 1,024, 3,600 at 4,096), but every batch costs each thread a
-# few dozen synchronisations, which cost a scheduler time slice each when the cores are shared with
-# another job (2 threads beside one: 490 windows/s at 256, 2,050 at 1,024; the module's forward 1,750).
+# Windows per step of fast_embed with several threads. Every batch costs each thread a few dozen
+# synchronisations, which cost a scheduler time slice each when the cores are shared with other jobs
+# (measured with the earlier MKL form of this path, 2 threads beside one job: 490 windows/s at 256,
+# 2,050 at 1,024; the module's forward 1,750).
 FAST_BATCH = 1024
+# With one thread nothing waits, and batches that keep the activations in cache are faster (utd-mhad's
+# encoder, 1 thread: 19,200 windows/s at 128 and at 256, 17,300 at 512, 15,300 at 1,024;
+# benchmarks/README.md, "Speed"); 256 is the chunk haad.detector.stream_chunk hands over with one thread.
+FAST_BATCH_ONE_THREAD = 256
 
 
 def _folded_layer(gc, bn, num_joints: int):
-    """A graph convolution followed by eval-mode BatchNorm as (W, A, scale, shift), node-major (J, 1, F)."""
+    """A graph convolution followed by eval-mode BatchNorm and tanh as (weight (F_out, F_in), A, 2 scale,
+    2 shift), scale and shift node-major (J, 1, F) and doubled for tanh(z) = 2 sigmoid(2 z) - 1."""
     f = gc.weight.shape[1]
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     shift = bn.bias - bn.running_mean * scale
     if gc.bias is not None:
         shift = shift + gc.bias.repeat(num_joints) * scale
-    return gc.weight, gc.adj, scale.reshape(num_joints, 1, f), shift.reshape(num_joints, 1, f)
+    return (gc.weight.t().contiguous(), gc.adj.contiguous(), (2 * scale).reshape(num_joints, 1, f),
+            (2 * shift).reshape(num_joints, 1, f))
 
 
-def _graph_conv(x: torch.Tensor, weight: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
-    """A (X W) for node-major x (J, B, F): one GEMM for the weight, one for the adjacency over the whole batch."""
+def _graph_conv(x: torch.Tensor, weight: torch.Tensor, adj: torch.Tensor, onednn: bool) -> torch.Tensor:
+    """A (X W) for node-major x (J, B, F) and ``weight`` = W^T (F_out, F): one GEMM for the weight and
+    one for the adjacency over the whole batch, both through oneDNN when ``onednn``."""
     j, b, f = x.shape
-    y = (x.reshape(j * b, f) @ weight).reshape(j, b * weight.shape[1])
-    return (adj @ y).reshape(j, b, weight.shape[1])
+    y = linear(x.reshape(j * b, f), weight, onednn=onednn).reshape(j, b * weight.shape[0])
+    return matmul(adj, y, onednn=onednn).reshape(j, b, weight.shape[0])
 
 
-def fast_embed(encoder: ActionEncoder, windows: np.ndarray, batch_size: int = FAST_BATCH) -> np.ndarray:
+def _bn_tanh_(z: torch.Tensor, scale2: torch.Tensor, shift2: torch.Tensor) -> torch.Tensor:
+    """tanh(scale z + shift) in place, as 2 sigmoid(2 scale z + 2 shift) - 1: torch's CPU tanh is many
+    times slower than its sigmoid (with the multiply-add, 2.4 against 0.5 ns an element on one thread,
+    benchmarks/README.md, "Speed"); the identity costs a few float32 roundings of 1, absolute."""
+    return torch.sigmoid_(z.mul_(scale2).add_(shift2)).mul_(2).sub_(1)
+
+
+def fast_embed(encoder: ActionEncoder, windows: np.ndarray, batch_size: int | None = None) -> np.ndarray:
     """:meth:`ActionEncoder.forward` of an encoder in eval mode, computed for inference only.
 
     The activations are kept node-major, (J, B, F), so that the shared weight and the dense adjacency
     are each one matrix product over the whole batch (the module broadcasts the J x J adjacency over
-    the batch instead); each eval-mode BatchNorm (and the bias in front of it) becomes one multiply-add
-    applied in place of the module's separate steps; batches of ``batch_size`` windows (see
-    :data:`FAST_BATCH`) mostly stay in cache.
+    the batch instead), run through oneDNN's linear on the CPU where this torch has it
+    (:mod:`haad.onednn`; ``F.linear`` and ``torch.mm`` otherwise); each eval-mode BatchNorm (and the
+    bias in front of it) becomes one multiply-add and each tanh a sigmoid, applied in place; the DCT is
+    one batched product. Batches of ``batch_size`` windows (default :data:`FAST_BATCH_ONE_THREAD`
+    with one torch thread, :data:`FAST_BATCH` with more) mostly stay in cache.
     Training and the module are untouched: the parameters are read as they are at each call.
     """
     cfg = encoder.config
@@ -155,24 +172,32 @@ def fast_embed(encoder: ActionEncoder, windows: np.ndarray, batch_size: int = FA
         raise ValueError(f"expected windows of shape (B, {cfg.window}, {cfg.num_joints}, 3), got {windows.shape}")
     if encoder.training:
         raise ValueError("fast_embed needs an encoder in eval mode (BatchNorm with running statistics)")
-    j, m = cfg.num_joints, cfg.n_coef
+    if batch_size is None:
+        batch_size = FAST_BATCH_ONE_THREAD if torch.get_num_threads() == 1 else FAST_BATCH
+    p = encoder.out.weight
+    onednn = p.device.type == "cpu" and p.dtype == torch.float32 and onednn_matmul_available()
+    j, m, h = cfg.num_joints, cfg.n_coef, cfg.window
     out = np.empty((len(windows), cfg.embedding_dim), np.float32)
     with torch.inference_mode():
         first = _folded_layer(encoder.inp.gc, encoder.inp.bn, j)
         blocks = [(_folded_layer(b.a.gc, b.a.bn, j), _folded_layer(b.b.gc, b.b.bn, j)) for b in encoder.blocks]
+        out_weight, out_adj = encoder.out.weight.t().contiguous(), encoder.out.adj.contiguous()
         dct_basis = encoder.dct
 
         def layer(x, params):
-            weight, adj, scale, shift = params
-            return torch.tanh_(torch.addcmul(shift, _graph_conv(x, weight, adj), scale))
+            weight, adj, scale2, shift2 = params
+            return _bn_tanh_(_graph_conv(x, weight, adj, onednn), scale2, shift2)
 
         for lo in range(0, len(windows), batch_size):
             w = torch.from_numpy(windows[lo:lo + batch_size])
-            coef = torch.einsum("kt,btjc->jbkc", dct_basis, w).reshape(j, len(w), 3 * m)
+            n = len(w)
+            # (M, H) @ (n, H, 3J) -> (n, M, J, 3) -> node-major (J, n, 3M), feature 3k + c as in the module
+            coef = (torch.matmul(dct_basis, w.reshape(n, h, 3 * j)).view(n, m, j, 3)
+                    .permute(2, 0, 1, 3).reshape(j, n, 3 * m))
             x = layer(coef, first)
             for a, b in blocks:
                 x = layer(layer(x, a), b).add_(x)
-            feats = _graph_conv(x, encoder.out.weight, encoder.out.adj).add_(encoder.out.bias).add_(coef)
+            feats = _graph_conv(x, out_weight, out_adj, onednn).add_(encoder.out.bias).add_(coef)
             pooled = feats.amax(dim=2).T if cfg.pooling == "joint" else feats.amax(dim=0)
-            out[lo:lo + len(w)] = pooled.numpy()
+            out[lo:lo + n] = pooled.numpy()
     return out

@@ -18,7 +18,6 @@ completion uses it for every :class:`NoisePredictor` in eval mode.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import asdict, dataclass
 
@@ -27,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from haad.diffusion_schedule import timestep_embedding
+from haad.onednn import onednn_linear_available
 
 
 @dataclass(frozen=True)
@@ -213,21 +213,6 @@ class NoisePredictor(nn.Module):
 
 
 # --- sampling ---------------------------------------------------------------------------------------
-@functools.cache
-def onednn_linear_available() -> bool:
-    """Whether this torch has oneDNN's fused linear (``torch.ops.mkldnn._linear_pointwise``) and it
-    computes what ``F.linear`` computes."""
-    try:
-        op = torch.ops.mkldnn._linear_pointwise
-        x, w, b = torch.randn(5, 3), torch.randn(4, 3), torch.randn(4)
-        return bool(torch.allclose(op(x, w, b, "none", [], ""), F.linear(x, w, b), atol=1e-5)
-                    and torch.allclose(op(x, w, b, "gelu", [], "none"), F.gelu(F.linear(x, w, b)), atol=1e-5)
-                    and torch.allclose(op.binary(x, b.expand(5, 4).contiguous(), w, b, "add"),
-                                       F.linear(x, w, b) + b, atol=1e-5))
-    except (AttributeError, RuntimeError):
-        return False
-
-
 class SamplingDenoiser:
     """A :class:`NoisePredictor` in eval mode, rearranged for sampling many rows at one timestep.
 

@@ -89,8 +89,8 @@ class EncoderEmbedder:
     """Embeds windows with a trained :class:`ActionEncoder` (eval mode, batched, no grad).
 
     ``fast=True`` (the default) runs :func:`fast_embed`, the encoder's function computed for inference
-    only: equal to the module's forward up to float32 rounding (about 3e-6 of an embedding's norm;
-    utd-mhad's evaluation, one seed, gives bit-identical per-category AUCs either way) and about three
+    only: equal to the module's forward up to float32 rounding (about 6e-6 of an embedding's norm;
+    utd-mhad's evaluation, one seed, gives bit-identical per-category AUCs either way) and several
     times faster on CPU (benchmarks/README.md, "Speed"). ``fast=False`` runs the module's own forward
     in batches of ``batch_size``.
     """

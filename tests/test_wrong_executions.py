@@ -213,3 +213,12 @@ def test_detect_sees_wrong_hurdle_steps_of_unseen_people(tmp_path):
         assert r.returncode == 0, r.stderr
         got[name] = auc(~meta["correct"][test], _scores(tmp_path / f"{name}.csv"))
     assert got["bones-pool"] > 0.85 and got["dct"] < 0.7  # measured 0.937 and 0.568
+
+
+def test_the_bones_encoder_spec_is_bone_distance_in_the_within_protocols():
+    data = ui_prmd_like()
+    spec = evaluate_within(data, WithinConfig("ui-prmd-cross-subject", seeds=(0, 1)), encoder="bones")
+    method = evaluate_within(data, WithinConfig("ui-prmd-cross-subject", method="bone-distance", seeds=(0, 1)))
+    assert spec["encoder"] == "bones"
+    assert {k: v["values"] for k, v in spec["per_category"].items()} == \
+        {k: v["values"] for k, v in method["per_category"].items()}

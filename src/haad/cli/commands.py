@@ -96,7 +96,8 @@ def cmd_evaluate(args) -> int:
             print(format_within(res))
             print(f"results written to {_write_results(args.out, res)}")
         return 0
-    _check_category_options(args)
+    if args.protocol is None:  # the category protocol by default: checked once the dataset is known
+        _check_category_options(args)
     cfg = _eval_config(args, seeds, args.method or EvalConfig.method)
     identity = {"dataset": data.source, "method": cfg.method, "seeds": list(cfg.seeds), "options": cfg.options(),
                 "encoder": args.encoder}

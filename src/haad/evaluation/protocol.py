@@ -193,7 +193,8 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
 
         chosen = resolve_encoder(encoder_dir)
         if chosen.header is None:
-            raise ValueError(f"encoder {chosen.spec!r} is the no-learning embedding: use --method dct-distance")
+            method = "bone-distance" if chosen.spec == "bones" else "dct-distance"
+            raise ValueError(f"encoder {chosen.spec!r} is a no-learning embedding: use --method {method}")
         # A checkpoint's torch module (embedded with its own forward, see FewShotMethod), or an exported
         # ONNX file's embedder as it is (onnxruntime: equal to the module within float32 rounding).
         encoder = chosen.embedder.encoder if isinstance(chosen.embedder, EncoderEmbedder) else chosen.embedder

@@ -176,12 +176,12 @@ def _embed(data: Collection, config: WithinConfig, encoder) -> tuple[np.ndarray,
 
     chosen = resolve_encoder(encoder)
     info = {"encoder": chosen.spec, "encoder_trained_on": chosen.trained_datasets()}
-    if chosen.pretrained is not None:
-        if chosen.record_for(data.source) is not None:
-            # Pretraining drew from the category protocol's training pools, which hold this
-            # protocol's test clips (other subjects, styles or populations of the same motions).
-            raise ValueError(f"encoder {chosen.spec} was pretrained on {data.source}'s clips, which include this "
-                             f"protocol's test clips; use an encoder that never saw {data.source}")
+    if chosen.pretrained is not None and chosen.record_for(data.source) is not None:
+        # Pretraining drew from the category protocol's training pools, which hold this
+        # protocol's test clips (other subjects, styles or populations of the same motions).
+        raise ValueError(f"encoder {chosen.spec} was pretrained on {data.source}'s clips, which include this "
+                         f"protocol's test clips; use an encoder that never saw {data.source}")
+    if chosen.normalization is not None:  # a pretrained encoder or bones: the canonical, normalised skeleton
         data = prepare_collection(data, chosen.normalization)
     elif chosen.header is not None:
         joints = chosen.header.get("meta", {}).get("layout", {}).get("joint_names")

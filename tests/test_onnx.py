@@ -26,6 +26,7 @@ pytest.importorskip("onnx", reason="onnx is not installed (pip install -e \".[on
 from haad.data import load_dataset  # noqa: E402
 from haad.distances import exact_distances  # noqa: E402
 from haad.encoder import ActionEncoder, EncoderConfig  # noqa: E402
+from haad.embedders import HybridEmbedder  # noqa: E402
 from haad.encoders import resolve_encoder  # noqa: E402
 from haad.inference import SupportConfig, fit_detector  # noqa: E402
 from haad.onnx_export import OnnxEmbedder, export_onnx, read_header  # noqa: E402
@@ -71,11 +72,15 @@ def test_export_keeps_the_header_and_a_dynamic_batch(builtin_onnx):
     assert header["config"] == torch_choice.header["config"] and header["exported_from"] == "builtin"
     assert onnx_choice.pretrained == torch_choice.pretrained and onnx_choice.pretrained is not None
     assert onnx_choice.normalization == torch_choice.normalization
-    assert isinstance(onnx_choice.embedder, OnnxEmbedder)
+    # The file holds the trained module; the hybrid record in its header rebuilds the no-learning parts.
+    assert isinstance(onnx_choice.embedder, HybridEmbedder) and isinstance(onnx_choice.embedder.learned, OnnxEmbedder)
+    assert onnx_choice.embedder.record == torch_choice.embedder.record and onnx_choice.encoder is None
     dim = onnx.load(str(builtin_onnx)).graph.input[0].type.tensor_type.shape.dim
     assert dim[0].dim_param and [d.dim_value for d in dim[1:]] == [60, 16, 3]
+    width = 16 + 4 * 15 * 3 + 10 * 16 * 3  # learned (one per joint), bone directions, positions
     for n in (1, 7, 0):  # any batch size, including none
-        assert onnx_choice.embedder(np.zeros((n, 60, 16, 3), np.float32)).shape == (n, 16)
+        assert onnx_choice.embedder.learned(np.zeros((n, 60, 16, 3), np.float32)).shape == (n, 16)
+        assert onnx_choice.embedder(np.zeros((n, 60, 16, 3), np.float32)).shape == (n, width)
     with pytest.raises(ValueError, match="expected windows of shape"):
         onnx_choice.embedder(np.zeros((2, 60, 15, 3), np.float32))
 
@@ -109,7 +114,7 @@ def test_api_scores_match_torch_on_real_clips(builtin_onnx):
     cfg = SupportConfig(category=data.class_names[0], k_shot=3)
     det_t = fit_detector(data, "builtin", cfg)
     det_o = fit_detector(data, builtin_onnx, cfg)
-    assert isinstance(det_o.embedder, OnnxEmbedder) and det_o.preprocessor is not None
+    assert isinstance(det_o.embedder.learned, OnnxEmbedder) and det_o.preprocessor is not None
     ea, eb = det_t.embed(data.clips), det_o.embed(data.clips)
     assert_embeddings_match(ea, eb)
     assert_embeddings_match(det_t.support_embeddings_, det_o.support_embeddings_)

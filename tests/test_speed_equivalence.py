@@ -81,12 +81,14 @@ def test_fast_embed_equals_the_module_on_synthetic_windows(pooling, onednn, monk
 def test_fast_path_scores_match_the_module_on_real_clips():
     require_dataset("utd-mhad")
     data = load_dataset("utd-mhad")
-    assert resolve_encoder("builtin").embedder.fast
+    assert resolve_encoder("builtin").embedder.learned.fast
+    exact = resolve_encoder("builtin", exact=True).embedder  # the hybrid with the module's own forward
+    assert not exact.learned.fast
     for category in data.class_names[:: max(1, data.num_classes // 5)]:
         cfg = SupportConfig(category=category, k_shot=3)
         new = fit_detector(data, "builtin", cfg)
         old = copy.copy(new)
-        old.embedder = EncoderEmbedder(new.embedder.encoder, fast=False)  # the module's forward, as before
+        old.embedder = exact  # the module's forward, as before
         old.fit([data.clips[i] for i in np.flatnonzero(data.labels == data.class_names.index(category))[:3]])
         e_old, e_new = old.embed(data.clips), new.embed(data.clips)
         assert rel_rows(e_old, e_new) <= 1e-5

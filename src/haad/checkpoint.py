@@ -57,6 +57,14 @@ def save_checkpoint(directory, tensors: dict, kind: str, config: dict, meta: dic
     return directory
 
 
+def update_meta(directory, key: str, value) -> None:
+    """Set ``meta[key]`` of a saved checkpoint, rewriting its config only (atomically; the weights, the
+    save token and the digest stay as they are, so the pair still loads together)."""
+    _, header = load_checkpoint(directory)
+    header["meta"] = {**header.get("meta", {}), key: value}
+    atomic_write_json(Path(directory) / CONFIG, header)
+
+
 def load_checkpoint(directory, kind: str | None = None) -> tuple[dict, dict]:
     """Return (tensors, header) from a checkpoint directory; ``header`` is the parsed config.json,
     migrated to :data:`FORMAT_VERSION`."""

@@ -22,7 +22,7 @@ from haad.base_detector import BaseDetector
 from haad.checkpoint import CheckpointError, load_checkpoint, prefixed_state, save_checkpoint
 from haad.data.windows import WindowConfig
 from haad.distances import exact_distances, mean_distance
-from haad.embedders import BoneDCTEmbedder, DCTEmbedder, EncoderEmbedder, ScaledEmbedder
+from haad.embedders import BoneDCTEmbedder, DCTEmbedder, EncoderEmbedder, HybridEmbedder, ScaledEmbedder
 from haad.encoder import ActionEncoder
 from haad.explain import embedding_split, normalize_shares, occlusion_drops
 from haad.preprocess import Preprocessor
@@ -276,6 +276,9 @@ class FewShotDetector(BaseDetector):
         if isinstance(embedder, ScaledEmbedder):
             tensors["scale"] = torch.from_numpy(embedder.weights)
             embedder = embedder.inner
+        if isinstance(embedder, HybridEmbedder):
+            config["hybrid"], config["parents"] = embedder.record, embedder.parents
+            embedder = embedder.learned
         if isinstance(embedder, EncoderEmbedder):
             tensors.update({f"model.{k}": v for k, v in embedder.encoder.state_dict().items()})
             config["encoder"] = embedder.encoder.config.to_dict()
@@ -293,7 +296,7 @@ class FewShotDetector(BaseDetector):
         tensors, header = load_checkpoint(directory, kind=DETECTOR_KIND)
         cfg, where = header["config"], Path(directory) / "config.json"
         try:
-            if cfg["embedder"] == "fewshot":
+            if cfg["embedder"] in ("fewshot", HybridEmbedder.name):
                 enc = ActionEncoder(encoder_config_from(cfg["encoder"], where))
                 try:
                     enc.load_state_dict(prefixed_state(tensors, "model."))
@@ -302,6 +305,10 @@ class FewShotDetector(BaseDetector):
                                           f"describes ({enc.config.num_joints} joints; layout "
                                           f"{cfg['layout'].get('name')!r})") from None
                 embedder = EncoderEmbedder(enc)
+                if cfg["embedder"] == HybridEmbedder.name:
+                    from haad.hybrid import hybrid_embedder
+
+                    embedder = hybrid_embedder(embedder, cfg["hybrid"], cfg["parents"])
             elif cfg["embedder"] == BoneDCTEmbedder.name:
                 embedder = BoneDCTEmbedder(cfg["parents"], int(cfg["n_coef"]))
             else:

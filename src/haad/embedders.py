@@ -29,7 +29,8 @@ class DCTEmbedder:
         return np.tile(np.repeat(np.arange(num_joints), 3), self.n_coef)
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
-        return dct(np.asarray(windows, dtype=np.float64), self.n_coef).reshape(len(windows), -1).astype(np.float32)
+        w = np.asarray(windows, dtype=np.float64)
+        return dct(w, self.n_coef).reshape(len(w), self.n_coef * w.shape[2] * 3).astype(np.float32)
 
 
 class BoneDCTEmbedder:
@@ -62,7 +63,7 @@ class BoneDCTEmbedder:
         # A zero-length bone (two joints at one place, e.g. a derived joint) has no direction: it stays 0.
         length = np.linalg.norm(bones, axis=-1, keepdims=True)
         unit = np.divide(bones, length, out=np.zeros_like(bones), where=length > 1e-9)
-        return dct(unit, self.n_coef).reshape(len(w), -1).astype(np.float32)
+        return dct(unit, self.n_coef).reshape(len(w), self.n_coef * len(self.child) * 3).astype(np.float32)
 
 
 class ScaledEmbedder:
@@ -83,6 +84,38 @@ class ScaledEmbedder:
         if emb.shape[1:] != self.weights.shape:
             raise ValueError(f"pool-scaling weights have {len(self.weights)} dimensions, embeddings {emb.shape[1]}")
         return emb * self.weights
+
+
+class HybridEmbedder:
+    """Several embedders' embeddings side by side, each multiplied by a fixed factor: the pretrained
+    encoder's hybrid embedding (:mod:`haad.hybrid`, docs/METHOD.md Eq. H1), built by
+    :func:`haad.hybrid.hybrid_embedder` from the record in the encoder's checkpoint.
+
+    Attributes:
+        parts: the embedders, in order (a part whose factor is 0 is left out).
+        factors: each part's w / s.
+        record: the checkpoint's hybrid record and ``parents`` the skeleton's (kept so that a saved
+            detector can rebuild this).
+        learned: the first part (the trained encoder's embedder).
+    """
+
+    name = "hybrid"
+
+    def __init__(self, parts, factors, record: dict | None = None, parents=None):
+        if len(parts) != len(factors) or not len(parts):
+            raise ValueError(f"need one factor per part, got {len(parts)} parts and {len(factors)} factors")
+        self.learned = parts[0]
+        kept = [(p, float(f)) for p, f in zip(parts, factors) if f != 0]
+        self.parts, self.factors = [p for p, _ in kept], [f for _, f in kept]
+        self.record, self.parents = record, (list(parents) if parents is not None else None)
+
+    def joint_index(self, num_joints: int) -> np.ndarray | None:
+        """Every part's joint indices in turn (``None`` when a part has none, e.g. node pooling)."""
+        idx = [p.joint_index(num_joints) if hasattr(p, "joint_index") else None for p in self.parts]
+        return None if any(i is None for i in idx) else np.concatenate(idx)
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        return np.concatenate([p(windows) * np.float32(f) for p, f in zip(self.parts, self.factors)], axis=1)
 
 
 class EncoderEmbedder:

@@ -42,6 +42,12 @@ class EncoderChoice:
     space: SensorNormConfig | None = None
 
     @property
+    def encoder(self):
+        """The trained torch module behind the embedding (``None`` for dct, bones and ONNX files)."""
+        learned = getattr(self.embedder, "learned", self.embedder)
+        return getattr(learned, "encoder", None)
+
+    @property
     def pretrained(self) -> dict | None:
         """The record of what a pretrained encoder was trained on (``None`` for other encoders)."""
         return (self.header or {}).get("meta", {}).get("pretrained")
@@ -66,8 +72,14 @@ class EncoderChoice:
         return [d["name"] for d in (self.pretrained or {}).get("datasets", [])]
 
 
-def resolve_encoder(spec=None) -> EncoderChoice:
-    """The encoder named by ``spec`` (``None``: the built-in pretrained encoder)."""
+def resolve_encoder(spec=None, exact: bool = False) -> EncoderChoice:
+    """The encoder named by ``spec`` (``None``: the built-in pretrained encoder).
+
+    A checkpoint whose record holds a hybrid embedding (``meta["hybrid"]``, every encoder ``haad
+    pretrain`` makes by default) embeds with it (:mod:`haad.hybrid`). ``exact``: a torch encoder runs its
+    module's own forward instead of the inference fast path (they differ by float32 rounding), as the
+    evaluation protocols do so that archived results reproduce bit for bit.
+    """
     from haad.train import load_encoder
 
     spec = "builtin" if spec is None else str(spec)
@@ -84,13 +96,29 @@ def resolve_encoder(spec=None) -> EncoderChoice:
         from haad.onnx_export import OnnxEmbedder, read_header
 
         header = read_header(spec)
-        return EncoderChoice(spec, OnnxEmbedder(spec, header=header), header, Path(spec))
+        return EncoderChoice(spec, _with_hybrid(OnnxEmbedder(spec, header=header), header, spec), header, Path(spec))
     path = BUILTIN_DIR if spec == "builtin" else Path(spec)
     if spec == "builtin" and not (path / "config.json").is_file():
         raise FileNotFoundError(f"the built-in encoder is missing from this installation ({path}); "
                                 "reinstall haad, or name an encoder checkpoint or 'dct'")
     encoder, header = load_encoder(path)
-    return EncoderChoice(spec, EncoderEmbedder(encoder), header, path)
+    return EncoderChoice(spec, _with_hybrid(EncoderEmbedder(encoder, fast=not exact), header, spec), header, path)
+
+
+def _with_hybrid(learned, header: dict, spec: str):
+    """``learned`` alone, or inside the hybrid embedding the checkpoint records (:mod:`haad.hybrid`)."""
+    meta = header.get("meta", {})
+    if meta.get("hybrid") is None:
+        return learned
+    from haad.hybrid import hybrid_embedder
+
+    parents = (meta.get("layout") or {}).get("parents")
+    if parents is None:
+        raise ValueError(f"encoder {spec}: a hybrid embedding needs the skeleton's parents in its record (meta.layout)")
+    try:
+        return hybrid_embedder(learned, meta["hybrid"], parents)
+    except ValueError as e:
+        raise ValueError(f"encoder {spec}: {e}") from None
 
 
 def export_encoder(src, dst) -> Path:

@@ -59,10 +59,12 @@ def export_onnx(spec, out) -> Path:
     out = Path(out)
     if not is_onnx_spec(out):
         raise ValueError(f"--out {out}: an ONNX file's name must end in .onnx")
-    if is_onnx_spec(spec) or str(spec) == "dct":
+    if is_onnx_spec(spec) or str(spec) in ("dct", "bones"):
         raise ValueError(f"{spec}: export takes an encoder checkpoint directory or 'builtin'")
     chosen = resolve_encoder(spec)
-    encoder = chosen.embedder.encoder.eval()
+    # The trained module only: a hybrid record's no-learning parts (numpy) are rebuilt from the header
+    # when the file is loaded (haad.encoders.resolve_encoder).
+    encoder = chosen.encoder.eval()
     cfg = encoder.config
     example = torch.zeros(2, cfg.window, cfg.num_joints, 3)
     buf = io.BytesIO()

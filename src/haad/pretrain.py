@@ -3,10 +3,11 @@
 Every dataset named is loaded, mapped onto the canonical skeleton and normalised for its sensor
 (:mod:`haad.preprocess`); only the training pools of its *seen* categories (its protocol split,
 docs/PROTOCOL.md) enter training, so every dataset's unseen categories stay unseen. Categories are
-namespaced by dataset (``utd-mhad/wave``), and each batch holds the same number of clips of every
-category (Algorithm 1's balanced batch, over all datasets together). The checkpoint records exactly
-what went in: each dataset's name, source, frame rate, seen categories used, unseen categories left
-out and clip count, the normalisation, the canonical layout and the training settings.
+namespaced by dataset (``utd-mhad/wave``), and each batch holds two clips of each of 8 categories of
+every dataset (Algorithm 1's balanced batch, balanced over datasets too; or of every category). The
+checkpoint records exactly what went in: each dataset's name, source, frame rate, seen categories
+used, unseen categories left out and clip count, the normalisation, the canonical layout, the
+training settings and the hybrid embedding's weights and scales (:mod:`haad.hybrid`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from haad.canonical import CANONICAL
 from haad.data.splits import protocol_split
 from haad.data.windows import WindowConfig, make_windows
 from haad.encoder import EncoderConfig
+from haad.hybrid import HybridConfig
 from haad.normalize import SensorNormConfig
 from haad.preprocess import prepare_collection
 from haad.train import TrainConfig
@@ -34,22 +36,26 @@ class PretrainConfig:
         normalization: the sensor-normalisation steps applied to every clip.
         window: windowing (the protocol's).
         pooling: encoder pooling.
-        train: contrastive training settings (101 epochs, as the shipped encoder was trained: more
-            categories than one dataset's, and the in-dataset scores grow up to 101, see
-            benchmarks/README.md "How long to pretrain").
+        train: contrastive training settings (20 epochs, as the shipped encoder was trained: in-dataset
+            as good as 101 and better on datasets never seen, benchmarks/README.md "How long to pretrain").
         train_fraction: the protocol split's per-category training-pool fraction.
         categories_per_dataset: ``None`` (Algorithm 1: every category in every batch), or this many
             categories of every dataset per batch (all of a dataset with fewer), drawn anew each batch,
-            so that a dataset with many categories does not crowd out one with few.
+            so that a dataset with many categories does not crowd out one with few (8, as the shipped
+            encoder was trained).
+        hybrid: the no-learning parts beside the encoder's embedding (:mod:`haad.hybrid`; their typical
+            distances are measured on the training windows after training), or ``None`` for the
+            encoder's embedding alone.
     """
 
     datasets: tuple = ("utd-mhad", "nw-ucla", "florence3d")
     normalization: SensorNormConfig = field(default_factory=SensorNormConfig)
     window: WindowConfig = field(default_factory=WindowConfig)
     pooling: str = "joint"
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=101))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20))
     train_fraction: float = 0.8
-    categories_per_dataset: int | None = None
+    categories_per_dataset: int | None = 8
+    hybrid: HybridConfig | None = field(default_factory=HybridConfig)
 
     def __post_init__(self) -> None:
         if not self.datasets:
@@ -133,7 +139,11 @@ def pretrain(config: PretrainConfig = PretrainConfig(), out_dir=None, data_dir=N
              data: PretrainData | None = None, device: str = "cpu"):
     """Train the encoder; returns (encoder, history, what went in). With ``out_dir`` the checkpoint is
     saved there (and an unfinished one resumed, a finished one reused). ``data``: windows gathered
-    before (:func:`gather`, e.g. saved with :meth:`PretrainData.save` and trained elsewhere)."""
+    before (:func:`gather`, e.g. saved with :meth:`PretrainData.save` and trained elsewhere).
+
+    With ``config.hybrid`` the hybrid embedding's scales are measured on the training windows once
+    training is done; the record (also ``what went in["hybrid"]``) goes into the checkpoint's
+    ``meta["hybrid"]``."""
     from haad.contrastive import BalancedBatchSampler
     from haad.train import train_encoder
 
@@ -151,4 +161,16 @@ def pretrain(config: PretrainConfig = PretrainConfig(), out_dir=None, data_dir=N
         resume=out_dir is not None, progress=progress,
         meta={"dataset": "+".join(config.datasets), "window": config.window.to_dict(),
               "layout": CANONICAL.to_dict(), "pretrained": record}, device=device, sampler=sampler)
+    if config.hybrid is not None:
+        from haad import distributed
+        from haad.embedders import EncoderEmbedder
+        from haad.hybrid import hybrid_record
+
+        dataset_of = np.array([name.split("/", 1)[0] for name in data.class_names])[data.labels]
+        record = {**record, "hybrid": hybrid_record(config.hybrid, EncoderEmbedder(encoder.cpu().eval()),
+                                                    data.windows, CANONICAL.parents, dataset_of)}
+        if out_dir is not None and distributed.is_main():
+            from haad.checkpoint import update_meta
+
+            update_meta(out_dir, "hybrid", record["hybrid"])
     return encoder, history, record

@@ -198,7 +198,7 @@ def cmd_detect(args) -> int:
                                 window=WindowConfig(**_given(args, "crop")),
                                 **({"generation_seed": args.gen_seed} if args.gen_seed is not None else {}))
         chosen = resolve_encoder(args.encoder)
-        if args.save is not None and type(chosen.embedder).__name__ == "OnnxEmbedder":
+        if args.save is not None and chosen.header is not None and chosen.encoder is None:  # an ONNX file
             raise ValueError(f"--save: a detector fitted with the ONNX encoder {args.encoder} cannot be saved (a saved "
                              "detector holds torch weights); use the checkpoint it was exported from (or builtin)")
         # Everything that can be refused is refused before anything is generated, fitted or saved.
@@ -256,7 +256,12 @@ def cmd_pretrain(args) -> int:
     norm = replace(base.normalization, **{k: (None if k == "fps" else False) for k in skip})
     train = base.train.with_epochs(args.epochs) if args.epochs is not None else base.train
     train = replace(train, **_given(args, "iters_per_epoch", "seed"), **({"rotate": True} if args.rotate else {}))
-    cfg = replace(base, datasets=datasets, normalization=norm, train=train, **_given(args, "categories_per_dataset"))
+    per_dataset = args.categories_per_dataset
+    if per_dataset is not None and per_dataset < 0:
+        raise ValueError(f"--categories-per-dataset {per_dataset}: must be >= 1 (or 0 for every category)")
+    cfg = replace(base, datasets=datasets, normalization=norm, train=train,
+                  **({"categories_per_dataset": per_dataset or None} if per_dataset is not None else {}),
+                  **({"hybrid": None} if args.no_hybrid else {}))
     # Under torchrun every process joins one training job; only rank 0 writes, exports and prints.
     with distributed.session(args.device or "cpu"):
         _, hist, record = pretrain(cfg, args.out, args.data_dir, progress=not args.quiet, **_given(args, "device"))

@@ -174,15 +174,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "embedded synthetic actions)")
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--seed", type=int, default=None, help="(default 0)")
-    p.add_argument("--epochs", type=positive_int, default=None, help="training epochs (default 101)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="training epochs (default 20)")
     p.add_argument("--iters-per-epoch", type=positive_int, default=None, help="batches per epoch (default 52)")
     p.add_argument("--rotate", action="store_true", help="random rotation about the vertical axis while training")
     p.add_argument("--skip", default="",
                    help="comma-separated normalisation steps to leave out: units, up_axis, facing, scale, center, "
                         "handedness, fps")
-    p.add_argument("--categories-per-dataset", type=positive_int, default=None,
-                   help="each batch holds this many categories of every dataset (default: every category of every "
-                        "dataset), so that datasets with many categories do not crowd out those with few")
+    p.add_argument("--categories-per-dataset", type=int, default=None,
+                   help="each batch holds this many categories of every dataset (default 8; 0: every category of "
+                        "every dataset), so that datasets with many categories do not crowd out those with few")
+    p.add_argument("--no-hybrid", action="store_true",
+                   help="the encoder's embedding alone, without the no-learning bone-direction and position parts "
+                        "beside it (haad.hybrid)")
     p.add_argument("--out", type=Path, required=True, help="checkpoint directory (resumed if unfinished)")
     p.add_argument("--export", type=Path, default=None,
                    help="also write the finished encoder's weights alone (no optimizer state) here, e.g. to ship it")

@@ -188,16 +188,15 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
     extra = {"encoder": str(encoder_dir) if encoder_dir is not None else None}
     encoder = None
     if config.method == "fewshot" and encoder_dir is not None:
-        from haad.embedders import EncoderEmbedder
         from haad.encoders import resolve_encoder
 
-        chosen = resolve_encoder(encoder_dir)
+        # exact: a torch module runs its own forward (see FewShotMethod); an exported ONNX file's embedder
+        # runs as it is (onnxruntime: equal to the module within float32 rounding).
+        chosen = resolve_encoder(encoder_dir, exact=True)
         if chosen.header is None:
             method = "bone-distance" if chosen.spec == "bones" else "dct-distance"
             raise ValueError(f"encoder {chosen.spec!r} is a no-learning embedding: use --method {method}")
-        # A checkpoint's torch module (embedded with its own forward, see FewShotMethod), or an exported
-        # ONNX file's embedder as it is (onnxruntime: equal to the module within float32 rounding).
-        encoder = chosen.embedder.encoder if isinstance(chosen.embedder, EncoderEmbedder) else chosen.embedder
+        encoder = chosen.embedder
         if chosen.pretrained is not None:
             if config.augment.mode != "none":
                 raise ValueError("generative augmentation needs a per-dataset encoder, not a pretrained one")

@@ -170,11 +170,10 @@ def _embed(data: Collection, config: WithinConfig, encoder) -> tuple[np.ndarray,
 
     if config.method == "dct-distance":
         return DCTEmbedder()(make_windows(data.clips, data.layout.root, config.window)), {"encoder": None}
-    from haad.embedders import EncoderEmbedder
     from haad.encoders import resolve_encoder
     from haad.preprocess import prepare_collection
 
-    chosen = resolve_encoder(encoder)
+    chosen = resolve_encoder(encoder, exact=True)  # a torch module's own forward, as the category protocol's
     info = {"encoder": chosen.spec, "encoder_trained_on": chosen.trained_datasets()}
     if chosen.pretrained is not None and chosen.record_for(data.source) is not None:
         # Pretraining drew from the category protocol's training pools, which hold this
@@ -187,11 +186,8 @@ def _embed(data: Collection, config: WithinConfig, encoder) -> tuple[np.ndarray,
         joints = chosen.header.get("meta", {}).get("layout", {}).get("joint_names")
         if joints is not None and list(joints) != list(data.layout.joint_names):
             raise ValueError(f"encoder {chosen.spec} was trained on another skeleton than {data.layout.name!r}")
-    embedder = chosen.embedder
-    if isinstance(embedder, EncoderEmbedder):  # the module's own forward, as the category protocol uses
-        embedder = EncoderEmbedder(embedder.encoder, fast=False)
     # An exported .onnx encoder's embedder runs as it is (onnxruntime; equal within float32 rounding).
-    return embedder(make_windows(data.clips, data.layout.root, config.window)), info
+    return chosen.embedder(make_windows(data.clips, data.layout.root, config.window)), info
 
 
 def _bone_embed(data: Collection, config: WithinConfig) -> tuple[np.ndarray, dict]:

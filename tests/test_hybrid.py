@@ -1,0 +1,115 @@
+"""The pretrained encoder's hybrid embedding (haad.hybrid, docs/METHOD.md Eq. H1): typical distances,
+the record a pretraining writes, the embedder it rebuilds, and detectors that keep it through save/load."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from haad.canonical import CANONICAL
+from haad.embedders import BoneDCTEmbedder, DCTEmbedder, EncoderEmbedder, HybridEmbedder
+from haad.encoders import BUILTIN_DIR, resolve_encoder
+from haad.hybrid import HybridConfig, hybrid_embedder, hybrid_record, typical_distance
+
+
+def test_typical_distance_is_the_mean_distance_between_distinct_rows():
+    two = np.array([[0.0, 0.0], [3.0, 4.0]])
+    assert typical_distance(two, 50, 0) == pytest.approx(5.0)  # every pair is the two distinct rows
+    with pytest.raises(ValueError, match="at least two"):
+        typical_distance(two[:1], 10, 0)
+    with pytest.raises(ValueError, match="same"):
+        typical_distance(np.ones((4, 3)), 10, 0)
+
+
+def test_scales_are_measured_within_each_dataset():
+    class Offset:  # a stand-in for the learned part: the windows' first coordinate, as it is
+        def __call__(self, w):
+            return w[:, 0, 0, :1].astype(np.float32)
+
+    rng = np.random.default_rng(0)
+    windows = rng.normal(size=(40, 60, CANONICAL.num_joints, 3)).astype(np.float32)
+    windows[20:, :, :, 0] += 100.0  # the second dataset sits far from the first
+    groups = np.repeat([0, 1], 20)
+    cfg = HybridConfig(pairs=2000)
+    within = hybrid_record(cfg, Offset(), windows, CANONICAL.parents, groups)
+    pooled = hybrid_record(cfg, Offset(), windows, CANONICAL.parents)
+    # Across the two datasets the first coordinate differs by 100; within each by about 1.13 (|N(0,2)|).
+    assert within["scales"]["learned"] < 2.0 < 40.0 < pooled["scales"]["learned"]
+    assert within["datasets"] == 2 and pooled["datasets"] == 1 and within["windows"] == 40
+    with pytest.raises(ValueError, match="group labels"):
+        hybrid_record(cfg, Offset(), windows, CANONICAL.parents, groups[:5])
+
+
+def test_hybrid_embedder_weights_each_part_by_its_scale():
+    rng = np.random.default_rng(1)
+    windows = rng.normal(size=(5, 60, CANONICAL.num_joints, 3)).astype(np.float32)
+
+    class Learned:
+        def __call__(self, w):
+            return np.full((len(w), 16), 2.0, np.float32)
+
+        def joint_index(self, num_joints):
+            return np.arange(num_joints)
+
+    record = {**json.loads(json.dumps(HybridConfig().__dict__)), "position_weight": 0.5,
+              "scales": {"learned": 4.0, "bones": 2.0, "positions": 10.0}}
+    emb = hybrid_embedder(Learned(), record, CANONICAL.parents)
+    bones = BoneDCTEmbedder(CANONICAL.parents, 4)(windows)
+    positions = DCTEmbedder(10)(windows)
+    out = emb(windows)
+    assert out.shape == (5, 16 + bones.shape[1] + positions.shape[1])
+    np.testing.assert_allclose(out[:, :16], 0.5)  # 2 * 1 / 4
+    np.testing.assert_allclose(out[:, 16:16 + bones.shape[1]], bones / 2.0, rtol=1e-6)
+    np.testing.assert_allclose(out[:, 16 + bones.shape[1]:], positions * 0.05, rtol=1e-6)
+    assert len(emb.joint_index(CANONICAL.num_joints)) == out.shape[1]
+    assert emb(windows[:0]).shape == (0, out.shape[1])
+    # a part weighted 0 is left out, not computed as zeros
+    assert hybrid_embedder(Learned(), {**record, "position_weight": 0.0}, CANONICAL.parents)(windows).shape[1] == \
+        16 + bones.shape[1]
+    with pytest.raises(ValueError, match="malformed hybrid record"):
+        hybrid_embedder(Learned(), {k: v for k, v in record.items() if k != "scales"}, CANONICAL.parents)
+    with pytest.raises(ValueError, match="not all 0"):
+        HybridConfig(learned_weight=0, bone_weight=0, position_weight=0)
+
+
+def test_the_shipped_encoder_carries_its_hybrid_record():
+    header = json.loads((BUILTIN_DIR / "config.json").read_text())
+    record = header["meta"]["hybrid"]
+    assert record["datasets"] == len(header["meta"]["pretrained"]["datasets"])
+    assert all(record["scales"][p] > 0 for p in ("learned", "bones", "positions"))
+    chosen = resolve_encoder("builtin")
+    assert isinstance(chosen.embedder, HybridEmbedder) and isinstance(chosen.embedder.learned, EncoderEmbedder)
+    assert chosen.encoder is chosen.embedder.learned.encoder
+    assert resolve_encoder("builtin", exact=True).embedder.learned.fast is False
+
+
+def test_pretrain_records_the_hybrid_and_no_hybrid_leaves_it_out(tmp_path):
+    from haad.pretrain import PretrainConfig, pretrain
+    from haad.train import TrainConfig
+
+    train = TrainConfig(epochs=1, iters_per_epoch=2, lr_fix_epochs=0)
+    _, _, record = pretrain(PretrainConfig(datasets=("synthetic",), train=train), tmp_path / "hy")
+    header = json.loads((tmp_path / "hy" / "config.json").read_text())
+    assert header["meta"]["hybrid"] == record["hybrid"] and header["meta"]["complete"]
+    chosen = resolve_encoder(tmp_path / "hy")  # the weights still load with the rewritten config
+    assert isinstance(chosen.embedder, HybridEmbedder)
+    pretrain(PretrainConfig(datasets=("synthetic",), train=train, hybrid=None), tmp_path / "plain")
+    plain = resolve_encoder(tmp_path / "plain")
+    assert isinstance(plain.embedder, EncoderEmbedder) and "hybrid" not in plain.header["meta"]
+    # the same trained encoder: the hybrid's first part is the plain embedding, weighted
+    w = np.random.default_rng(0).normal(size=(4, 60, CANONICAL.num_joints, 3)).astype(np.float32)
+    factor = record["hybrid"]["learned_weight"] / record["hybrid"]["scales"]["learned"]
+    np.testing.assert_allclose(chosen.embedder(w)[:, :16], plain.embedder(w) * factor, rtol=1e-5, atol=1e-6)
+
+
+def test_a_hybrid_record_without_parents_is_a_clear_error(tmp_path):
+    import shutil
+
+    shutil.copytree(BUILTIN_DIR, tmp_path / "enc")
+    from haad.checkpoint import update_meta
+
+    update_meta(tmp_path / "enc", "layout", None)
+    with pytest.raises(ValueError, match="parents"):
+        resolve_encoder(tmp_path / "enc")

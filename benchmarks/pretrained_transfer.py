@@ -4,17 +4,20 @@ For every dev dataset D:
 - ``floor K=3``: the no-learning DCT embedding under the protocol (K = 3 support clips, 10 seeds);
 - ``floor pool NN``: the DCT embedding with D's whole training pool of the normal category as support,
   scored by the distance to the nearest support clip (deterministic: no draws);
-- ``own``: D's own encoder, trained on D's seen categories only (``haad evaluate --dataset D``);
+- ``bones``: the no-learning bone-direction embedding (``haad evaluate --method bone-distance``);
+- ``own``: D's own encoder, trained on D's seen categories only (``haad evaluate --dataset D``, 20
+  epochs; archived under results/json/core/D-fewshot-ep20);
 - ``LODO``: an encoder pretrained on the other dev datasets, never on D: every category of D is unseen;
 - ``pretrained``: an encoder pretrained on the seen categories of every dev dataset (D's unseen
-  categories excluded), the in-dataset case.
+  categories excluded), the in-dataset case; built as the shipped one is (``PretrainConfig``'s defaults).
+The last two are scored twice: with the hybrid embedding the encoder ships with (haad.hybrid) and with
+its learned part alone (a copy of the checkpoint without the hybrid record).
 
-Pretrained encoders go to ``runs/pre/NAME`` (a finished one is reused). With ``--ablation`` the
-in-dataset column is also measured with one normalisation step left out at a time, and with the
-embedded synthetic actions added to pretraining (one encoder per variant, trained on every dev
-dataset's seen categories).
+Pretrained encoders go to ``ROOT/NAME`` (``--root``, default runs/pre-hybrid; a finished one is reused).
+With ``--ablation`` the in-dataset column is also measured with one normalisation step left out at a
+time, and with the embedded synthetic actions added to pretraining (one encoder per variant).
 
-    HAAD_DATA_DIR=../shared/data python benchmarks/pretrained_transfer.py --seeds 10 \\
+    HAAD_DATA_DIR=../shared/data python benchmarks/pretrained_transfer.py --seeds 10 --ablation \\
         --json benchmarks/results/json/pretrain/transfer.json --md benchmarks/results/pretrain-transfer.md
 """
 
@@ -23,7 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,24 +59,34 @@ def pool_nn_floor(name: str) -> float:
     return float(np.mean(aucs))
 
 
-def own_results(name: str) -> dict | None:
-    """D's own-encoder results: a run under runs/core, else the archived copy."""
-    for base in (ROOT / "runs" / "core", ROOT / "benchmarks" / "results" / "json" / "core"):
-        path = base / f"{name}-fewshot" / "results.json"
-        if path.is_file():
-            return json.loads(path.read_text())
-    return None
+def archived(name: str, run: str) -> dict | None:
+    """Archived protocol results (results/json/core/NAME-RUN), or None."""
+    path = ROOT / "benchmarks" / "results" / "json" / "core" / f"{name}-{run}" / "results.json"
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
-def pretrained(name: str, datasets, normalization=None, seed: int = 0) -> Path:
-    """A finished pretrained encoder at runs/pre/NAME (trained when missing)."""
-    out = ROOT / "runs" / "pre" / name
+def pretrained(root: Path, name: str, datasets, normalization=None, seed: int = 0) -> Path:
+    """A finished pretrained encoder at ROOT/NAME, trained with the shipped encoder's settings when missing."""
+    out = root / name
     base = PretrainConfig()
     cfg = replace(base, datasets=tuple(datasets), normalization=normalization or base.normalization,
                   train=replace(base.train, seed=seed))
     t0 = time.perf_counter()
     _, hist, _ = pretrain(cfg, out)
     print(f"  encoder {name}: {hist['seconds']:.0f} s training ({time.perf_counter() - t0:.0f} s with data)", flush=True)
+    return out
+
+
+def learned_only(encoder_dir: Path) -> Path:
+    """A copy of a hybrid encoder's checkpoint without its hybrid record: the learned embedding alone."""
+    import shutil
+
+    from haad.checkpoint import update_meta
+
+    out = encoder_dir.with_name(encoder_dir.name + "-learned")
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(encoder_dir, out)
+    update_meta(out, "hybrid", None)
     return out
 
 
@@ -88,21 +101,26 @@ def main() -> None:
     ap.add_argument("--ablation", action="store_true", help="also the normalisation and synthetic-data ablations")
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--md", type=Path, required=True)
+    ap.add_argument("--root", type=Path, default=ROOT / "runs" / "pre-hybrid", help="pretrained encoders' folder")
     args = ap.parse_args()
     cfg = EvalConfig(seeds=tuple(range(args.seeds)))
-    out = {"seeds": args.seeds, "datasets": {}, "ablation": {}}
-    all_dir = pretrained("all3", DEV)
+    settings = {k: v for k, v in asdict(PretrainConfig()).items() if k != "datasets"}
+    out = {"seeds": args.seeds, "pretrain": settings, "datasets": {}, "ablation": {}}
+    all_dir = pretrained(args.root, "all3", DEV)
     for d in DEV:
         print(d, flush=True)
         data = load_dataset(d)
-        lodo = pretrained(f"lodo-{d}", [x for x in DEV if x != d])
+        lodo = pretrained(args.root, f"lodo-{d}", [x for x in DEV if x != d])
         floor = evaluate(data, replace(cfg, method="dct-distance"), progress=False)
-        own = own_results(d)
+        own, bones = archived(d, "fewshot-ep20"), archived(d, "bone-distance")
         out["datasets"][d] = {
             "floor_k3": row(floor),
             "floor_pool_nn": pool_nn_floor(d),
+            "bones": row(bones) if bones else None,
             "own": row(own) if own else None,
+            "lodo_learned": row(evaluate(data, cfg, encoder_dir=learned_only(lodo), progress=False)),
             "lodo": row(evaluate(data, cfg, encoder_dir=lodo, progress=False)),
+            "pretrained_learned": row(evaluate(data, cfg, encoder_dir=learned_only(all_dir), progress=False)),
             "pretrained": row(evaluate(data, cfg, encoder_dir=all_dir, progress=False)),
         }
     if args.ablation:
@@ -110,7 +128,7 @@ def main() -> None:
         variants = {f"without {s}": (replace(base, **{s: False}), ()) for s in STEPS}
         variants["with synthetic"] = (base, ("synthetic",))
         for label, (norm, extra) in variants.items():
-            enc = pretrained(f"all3-{label.replace(' ', '-')}", list(DEV) + list(extra), norm)
+            enc = pretrained(args.root, f"all3-{label.replace(' ', '-')}", list(DEV) + list(extra), norm)
             out["ablation"][label] = {d: row(evaluate(load_dataset(d), cfg, encoder_dir=enc, progress=False))
                                       for d in DEV}
     atomic_write_json(args.json, out)
@@ -122,18 +140,16 @@ def markdown(out: dict) -> str:
     def cell(r):
         return "–" if r is None else f"{r['mean']:.3f} ± {r['std']:.3f}"
 
-    lines = [f"| dataset | floor K=3 | floor pool NN | own encoder | LODO pretrained | pretrained (in-dataset) |",
-             "|---|---|---|---|---|---|"]
+    cols = ("floor_k3", "floor_pool_nn", "bones", "own", "lodo_learned", "lodo", "pretrained_learned", "pretrained")
+    lines = ["| dataset | floor K=3 | floor pool NN | bone directions | own encoder | LODO, learned part | "
+             "**LODO, hybrid** | in-dataset, learned part | **in-dataset, hybrid** |", "|---|" + "---|" * len(cols)]
     for d, r in out["datasets"].items():
-        lines.append(f"| {d} | {cell(r['floor_k3'])} | {r['floor_pool_nn']:.3f} | {cell(r['own'])} | "
-                     f"{cell(r['lodo'])} | {cell(r['pretrained'])} |")
-    mean = {k: np.mean([r[k]["mean"] for r in out["datasets"].values() if r[k]]) for k in ("floor_k3", "lodo",
-                                                                                          "pretrained")}
-    pool = np.mean([r["floor_pool_nn"] for r in out["datasets"].values()])
-    owns = [r["own"]["mean"] for r in out["datasets"].values() if r["own"]]
-    own = f"{np.mean(owns):.3f}" if len(owns) == len(out["datasets"]) else "–"
-    lines.append(f"| **mean** | {mean['floor_k3']:.3f} | {pool:.3f} | {own} | {mean['lodo']:.3f} | "
-                 f"{mean['pretrained']:.3f} |")
+        lines.append(f"| {d} | " + " | ".join(f"{r[c]:.3f}" if c == "floor_pool_nn" else cell(r[c]) for c in cols) + " |")
+    means = []
+    for c in cols:
+        vals = [r[c] if c == "floor_pool_nn" else (r[c] or {}).get("mean") for r in out["datasets"].values()]
+        means.append("–" if None in vals else f"{np.mean(vals):.3f}")
+    lines.append("| **mean** | " + " | ".join(means) + " |")
     if out["ablation"]:
         lines += ["", "| pretraining (in-dataset) | " + " | ".join(out["datasets"]) + " | mean |",
                   "|---|" + "---|" * (len(out["datasets"]) + 1)]

@@ -18,6 +18,18 @@ for spec in "ui-prmd ui-prmd-cross-subject" "bandai-namco bandai-namco-style" "k
       --out "$out/$2-builtin$suffix"
   done
 done
+# The built-in encoder's learned embedding alone: a copy of it without its hybrid record (haad.hybrid).
+learned="$out/builtin-learned-encoder"
+rm -rf "$learned" && mkdir -p "$out" && cp -r "$(python -c 'from haad.encoders import BUILTIN_DIR; print(BUILTIN_DIR)')" "$learned"
+python -c "from haad.checkpoint import update_meta; update_meta('$learned', 'hybrid', None)"
+haad evaluate --dataset ui-prmd --protocol ui-prmd-cross-subject --encoder "$learned" --seeds 10 --quiet \
+  --out "$out/ui-prmd-cross-subject-builtin-learned"
+haad evaluate --dataset ui-prmd --protocol ui-prmd-cross-subject --encoder "$learned" --scale pool --seeds 10 --quiet \
+  --out "$out/ui-prmd-cross-subject-builtin-learned-pool"
+haad evaluate --dataset bandai-namco --protocol bandai-namco-style --encoder "$learned" --seeds 10 --quiet \
+  --out "$out/bandai-namco-style-builtin-learned"
+haad evaluate --dataset kinder-gator --protocol kinder-gator-population --encoder "$learned" --seeds 10 --quiet \
+  --out "$out/kinder-gator-population-builtin-learned"
 # ui-prmd personal: support and test from one person (pool scaling and baselines do not apply).
 for method in dct-distance bone-distance; do
   haad evaluate --dataset ui-prmd --protocol ui-prmd-personal --method "$method" --seeds 10 --quiet \

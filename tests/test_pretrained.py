@@ -68,7 +68,7 @@ def test_builtin_scores_an_unseen_sensor_without_training(tmp_path):
     rows = score_rows(det, data)
     scores = np.array([float(r["score"]) for r in rows])
     walk = data.labels == data.class_names.index("walk")
-    # Measured: walk median 16.0, the other actions 71.7 (ratio 4.5; the support clips are among walk).
+    # Measured: walk median 0.53, the other actions 1.91 (ratio 3.6; the support clips are among walk).
     assert np.median(scores[~walk]) > 1.8 * np.median(scores[walk])
     # the same detector through save/load: same scores, and it still takes the raw Kinect v2 clips
     det.save(tmp_path / "det")
@@ -77,7 +77,7 @@ def test_builtin_scores_an_unseen_sensor_without_training(tmp_path):
     # another sensor for the input: the original SMPL clips map to the same canonical space
     smpl = synthesize(clips_per_class=8, seed=3)
     other = np.array([float(r["score"]) for r in score_rows(det, smpl)])
-    assert np.corrcoef(other, scores)[0, 1] > 0.9  # measured 0.99
+    assert np.corrcoef(other, scores)[0, 1] > 0.9  # measured 0.98
 
 
 def test_unmappable_layout_is_a_clear_error():
@@ -135,7 +135,7 @@ def test_evaluate_with_builtin_trains_nothing(tmp_path):
     assert res["encoder_trained_on"] and "synthetic" not in res["encoder_trained_on"]
     assert res["seen_categories"] == [] and res["seen_mean"] is None and len(res["unseen_categories"]) == 12
     assert res["train_seconds"] == 0.0 and not (tmp_path / "ev" / "encoders").exists()
-    assert res["mean"] > 0.8, r.stdout  # measured 0.866 with the shipped encoder (the DCT floor: 0.918)
+    assert res["mean"] > 0.88, r.stdout  # measured 0.949 with the shipped encoder (the DCT floor: 0.918)
 
 
 def test_pretrain_uses_only_seen_categories(tmp_path):

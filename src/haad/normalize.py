@@ -169,7 +169,7 @@ def _rotation_onto_y(u: np.ndarray) -> np.ndarray:
         return np.eye(3)
     if c < -1 + 1e-12:  # upside down: half a turn about x
         return np.diag([1.0, -1.0, -1.0])
-    v = np.cross(u, y)
+    v = np.array([-u[2], 0.0, u[0]])  # u x y for y = +y (np.cross's general form costs more than the rest)
     k = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
     return np.eye(3) + k + k @ k / (1 + c)
 

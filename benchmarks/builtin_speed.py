@@ -8,8 +8,8 @@ A detector is fitted on K = 3 clips of one category with ``haad.inference.fit_de
 built-in encoder, as ``haad detect`` uses it by default) and scores ``--n-test`` clips drawn from the
 dataset (with replacement) through ``decision_function``, timed end to end: preparing the clips
 (canonical skeleton, normalisation), windowing, the embedding, Eq. 6. The same detector with the
-learned part alone is timed in the same repeats, in turn, and each part's embedding on the prepared
-windows alone too; a figure is the best repeat.
+learned part alone is timed in the same repeats, in turn, and so are the preparation and windowing
+alone and either embedding of the prepared windows alone; a figure is the best repeat.
 """
 
 from __future__ import annotations
@@ -45,9 +45,10 @@ def main() -> None:
     clips = [data.clips[i] for i in np.random.default_rng(0).integers(0, len(data.clips), args.n_test)]
     windows = hybrid.windows(clips)  # prepared (canonical, normalised) and windowed
     paths = {"hybrid (built-in)": lambda: hybrid.decision_function(clips),
-             "learned part alone": lambda: learned.decision_function(clips)}
-    for part in hybrid.embedder.parts:
-        paths[f"embedding only: {type(part).__name__}"] = (lambda p: lambda: p(windows))(part)
+             "learned part alone": lambda: learned.decision_function(clips),
+             "preparing and windowing only": lambda: hybrid.windows(clips),
+             "hybrid embedding of the windows only": lambda: hybrid.embedder(windows),
+             "learned embedding of the windows only": lambda: hybrid.embedder.learned(windows)}
     for fn in paths.values():  # warm-up: first allocations, oneDNN's probe
         fn()
     best = {k: float("inf") for k in paths}

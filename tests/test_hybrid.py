@@ -113,3 +113,24 @@ def test_a_hybrid_record_without_parents_is_a_clear_error(tmp_path):
     update_meta(tmp_path / "enc", "layout", None)
     with pytest.raises(ValueError, match="parents"):
         resolve_encoder(tmp_path / "enc")
+
+
+@pytest.mark.slow
+def test_pretrain_cli_writes_the_settings_it_was_given(tmp_path):
+    import subprocess
+    import sys
+
+    def haad(*args):
+        return subprocess.run([sys.executable, "-m", "haad", "pretrain", "--datasets", "synthetic", "--epochs", "1",
+                               "--iters-per-epoch", "2", "--quiet", *map(str, args)], capture_output=True, text=True)
+
+    r = haad("--no-hybrid", "--categories-per-dataset", "0", "--out", tmp_path / "plain")
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((tmp_path / "plain" / "config.json").read_text())["meta"]
+    assert "hybrid" not in meta and "categories_per_dataset" not in meta["pretrained"]
+    r = haad("--out", tmp_path / "hy")
+    meta = json.loads((tmp_path / "hy" / "config.json").read_text())["meta"]
+    assert r.returncode == 0 and meta["hybrid"]["bone_weight"] == HybridConfig().bone_weight
+    assert meta["pretrained"]["categories_per_dataset"] == 8 and meta["train"]["epochs"] == 1
+    r = haad("--categories-per-dataset", "-1", "--out", tmp_path / "bad")
+    assert r.returncode == 2 and "--categories-per-dataset -1" in r.stderr and not (tmp_path / "bad").exists()

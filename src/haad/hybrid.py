@@ -13,8 +13,9 @@ positions; s_*: each part's typical distance within one dataset, the mean Euclid
 random pairs of one pretraining dataset's windows' embeddings, averaged over the datasets, so that the
 weights w_* say how much each part counts whatever its units. (Within one dataset, because that is
 where a detector compares clips: pairs drawn across datasets measure how datasets differ, which the
-encoder learns far more of than the no-learning parts do.) The scales are measured once, when the encoder is pretrained, and recorded in its checkpoint
-(``meta["hybrid"]``), so the embedding of a clip never depends on other clips.
+encoder learns far more of than the no-learning parts do.) The scales are measured once, when the
+encoder is pretrained, and recorded in its checkpoint (``meta["hybrid"]``), so the embedding of a
+clip never depends on other clips.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ those of ``benchmarks/pretrained_transfer.py`` (same folder, reused when finishe
 from each encoder's own record, so only the weights vary. The kept setting's row equals
 ``haad evaluate --dataset D --encoder DIR`` (checked on the first seed by ``--check``).
 
-    HAAD_DATA_DIR=../shared/data python benchmarks/hybrid_selection.py --seeds 10 \\
-        --json benchmarks/results/json/pretrain/hybrid-selection.json
+    HAAD_DATA_DIR=../shared/data python benchmarks/hybrid_selection.py --seeds 10 --check \\
+        --json benchmarks/results/json/pretrain/hybrid-selection.json --md benchmarks/results/hybrid-selection.md
 """
 
 from __future__ import annotations
@@ -51,10 +51,10 @@ def part_embeddings(encoder_dir: Path, name: str, cfg: EvalConfig):
     return data, split, {p: parts[p](windows) / np.float32(record["scales"][p]) for p in PARTS}
 
 
-def protocol_mean(data, split, emb: np.ndarray, seeds) -> float:
+def protocol_mean(data, split, emb: np.ndarray, seeds, k: int = EvalConfig().k_shot) -> float:
     """The category protocol's mean AUC on fixed embeddings (docs/PROTOCOL.md: draws default_rng([s, c]))."""
     test, labels = split.test, data.labels[split.test]
-    aucs = [[auc(labels != c, mean_distance(emb[test], emb[draw])) for c, draw in enumerate(support_draws(split, s, 3))]
+    aucs = [[auc(labels != c, mean_distance(emb[test], emb[draw])) for c, draw in enumerate(support_draws(split, s, k))]
             for s in seeds]
     return float(np.mean(aucs))
 
@@ -64,6 +64,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--root", type=Path, default=ROOT / "runs" / "pre-hybrid")
     ap.add_argument("--json", type=Path, required=True)
+    ap.add_argument("--md", type=Path, default=None, help="also write the table here")
     ap.add_argument("--check", action="store_true", help="compare the shipped setting with haad evaluate (seed 0)")
     args = ap.parse_args()
     cfg = EvalConfig(seeds=tuple(range(args.seeds)))
@@ -102,12 +103,17 @@ def main() -> None:
                                   "rows": rows})
     head = "| w_B | w_P | " + " | ".join(f"in {d}" for d in DEV) + " | in mean | " + \
         " | ".join(f"LODO {d}" for d in DEV) + " | LODO mean | criterion |"
-    print(head + "\n" + "|---" * (head.count("|") - 1) + "|")
+    lines = [head, "|---" * (head.count("|") - 1) + "|"]
     for r in rows:
         mark = "**" if (r["bone_weight"], r["position_weight"]) == (shipped.bone_weight, shipped.position_weight) else ""
         cells = [f"{r[f'in-dataset/{d}']:.3f}" for d in DEV] + [f"{r['in_dataset_mean']:.3f}"] + \
             [f"{r[f'lodo/{d}']:.3f}" for d in DEV] + [f"{r['lodo_mean']:.3f}", f"{mark}{r['criterion']:.3f}{mark}"]
-        print(f"| {r['bone_weight']:g} | {r['position_weight']:g} | " + " | ".join(cells) + " |")
+        lines.append(f"| {r['bone_weight']:g} | {r['position_weight']:g} | " + " | ".join(cells) + " |")
+    print("\n".join(lines))
+    if args.md is not None:
+        from haad.storage import atomic_write_bytes
+
+        atomic_write_bytes(args.md, ("\n".join(lines) + "\n").encode())
 
 
 if __name__ == "__main__":

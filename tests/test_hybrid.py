@@ -97,11 +97,50 @@ def test_pretrain_records_the_hybrid_and_no_hybrid_leaves_it_out(tmp_path):
     assert isinstance(chosen.embedder, HybridEmbedder)
     pretrain(PretrainConfig(datasets=("synthetic",), train=train, hybrid=None), tmp_path / "plain")
     plain = resolve_encoder(tmp_path / "plain")
-    assert isinstance(plain.embedder, EncoderEmbedder) and "hybrid" not in plain.header["meta"]
+    assert isinstance(plain.embedder, EncoderEmbedder) and plain.header["meta"]["hybrid"] is None
     # the same trained encoder: the hybrid's first part is the plain embedding, weighted
     w = np.random.default_rng(0).normal(size=(4, 60, CANONICAL.num_joints, 3)).astype(np.float32)
     factor = record["hybrid"]["learned_weight"] / record["hybrid"]["scales"]["learned"]
     np.testing.assert_allclose(chosen.embedder(w)[:, :16], plain.embedder(w) * factor, rtol=1e-5, atol=1e-6)
+    # the same checkpoint again without a hybrid: it is reused, and embeds as the config now says
+    pretrain(PretrainConfig(datasets=("synthetic",), train=train, hybrid=None), tmp_path / "hy")
+    assert isinstance(resolve_encoder(tmp_path / "hy").embedder, EncoderEmbedder)
+
+
+def test_an_encoder_whose_scales_were_never_measured_is_refused(tmp_path):
+    import shutil
+
+    from haad.checkpoint import update_meta
+    from haad.encoders import export_encoder
+
+    shutil.copytree(BUILTIN_DIR, tmp_path / "enc")
+    record = json.loads((BUILTIN_DIR / "config.json").read_text())["meta"]["hybrid"]
+    update_meta(tmp_path / "enc", "hybrid", {**record, "scales": None})  # stopped before measuring them
+    with pytest.raises(ValueError, match="never measured.*haad pretrain"):
+        resolve_encoder(tmp_path / "enc")
+    with pytest.raises(ValueError, match="never measured"):
+        export_encoder(tmp_path / "enc", tmp_path / "out")
+    update_meta(tmp_path / "enc", "hybrid", {**record, "scales": {**record["scales"], "bones": -1.0}})
+    with pytest.raises(ValueError, match="bones need a finite scale"):
+        resolve_encoder(tmp_path / "enc")
+
+
+def test_detectors_on_the_hybrid_keep_it_through_save_and_load(tmp_path):
+    from haad.data.synthetic import synthesize
+    from haad.detector import FewShotDetector
+    from haad.inference import SupportConfig, fit_detector
+
+    data = synthesize(clips_per_class=6, seed=2)
+    det = fit_detector(data, None, SupportConfig(category="walk", k_shot=3, scale="pool"))
+    assert isinstance(det.embedder.inner, HybridEmbedder)  # pool scaling around the hybrid
+    det.save(tmp_path / "det")
+    back = FewShotDetector.load(tmp_path / "det")
+    np.testing.assert_array_equal(back.decision_function(data.clips[:12]), det.decision_function(data.clips[:12]))
+    # a hybrid built by hand, without the record it would be rebuilt from, is refused before writing
+    det.embedder = HybridEmbedder(det.embedder.inner.parts, det.embedder.inner.factors)
+    with pytest.raises(ValueError, match="record and parents"):
+        det.save(tmp_path / "det2")
+    assert not (tmp_path / "det2").exists()
 
 
 def test_a_hybrid_record_without_parents_is_a_clear_error(tmp_path):
@@ -127,7 +166,7 @@ def test_pretrain_cli_writes_the_settings_it_was_given(tmp_path):
     r = haad("--no-hybrid", "--categories-per-dataset", "0", "--out", tmp_path / "plain")
     assert r.returncode == 0, r.stderr
     meta = json.loads((tmp_path / "plain" / "config.json").read_text())["meta"]
-    assert "hybrid" not in meta and "categories_per_dataset" not in meta["pretrained"]
+    assert meta["hybrid"] is None and "categories_per_dataset" not in meta["pretrained"]
     r = haad("--out", tmp_path / "hy")
     meta = json.loads((tmp_path / "hy" / "config.json").read_text())["meta"]
     assert r.returncode == 0 and meta["hybrid"]["bone_weight"] == HybridConfig().bone_weight

@@ -218,8 +218,8 @@ class JointMapping:
             raise ValueError(
                 f"expected (..., {self.num_source_joints}, 3) for layout {self.source_layout!r}, got {x.shape}"
             )
-        # (16, J) @ (..., J, 3): one broadcast product, several times faster than the einsum it replaces
-        # (identical float32 results on every dataset's clips).
+        # (16, J) @ (..., J, 3): one broadcast product, several times faster than an einsum (identical
+        # float32 results on every dataset's clips).
         return np.matmul(self.matrix, x.astype(np.float64, copy=False)).astype(np.float32)
 
     def describe(self) -> str:

@@ -61,8 +61,9 @@ class FewShotDetector(BaseDetector):
     """Mean embedding distance to a small support set of normal clips.
 
     Args:
-        embedder: a callable mapping (N, H, J, 3) windows to (N, D) embeddings
-            (:class:`~haad.embedders.EncoderEmbedder` or :class:`~haad.embedders.DCTEmbedder`).
+        embedder: a callable mapping (N, H, J, 3) windows to (N, D) embeddings (an embedder of
+            :mod:`haad.embedders`: a trained encoder's, the DCT, bone directions, a pretrained encoder's
+            hybrid, any of them pool-scaled).
         layout: skeleton layout of the clips (its root joint is used for normalisation).
         window: how clips become windows (protocol default).
         threshold_quantile: quantile of the support set's leave-one-out scores used as threshold.
@@ -277,6 +278,9 @@ class FewShotDetector(BaseDetector):
             tensors["scale"] = torch.from_numpy(embedder.weights)
             embedder = embedder.inner
         if isinstance(embedder, HybridEmbedder):
+            if embedder.record is None or embedder.parents is None:
+                raise ValueError("a detector on a HybridEmbedder can be saved only with the record and parents it "
+                                 "was built from (haad.hybrid.hybrid_embedder)")
             config["hybrid"], config["parents"] = embedder.record, embedder.parents
             embedder = embedder.learned
         if isinstance(embedder, EncoderEmbedder):

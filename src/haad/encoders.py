@@ -112,6 +112,8 @@ def _with_hybrid(learned, header: dict, spec: str):
         return learned
     from haad.hybrid import hybrid_embedder
 
+    check_hybrid_measured(meta, spec)
+
     parents = (meta.get("layout") or {}).get("parents")
     if parents is None:
         raise ValueError(f"encoder {spec}: a hybrid embedding needs the skeleton's parents in its record (meta.layout)")
@@ -119,6 +121,15 @@ def _with_hybrid(learned, header: dict, spec: str):
         return hybrid_embedder(learned, meta["hybrid"], parents)
     except ValueError as e:
         raise ValueError(f"encoder {spec}: {e}") from None
+
+
+def check_hybrid_measured(meta: dict, where) -> None:
+    """Refuse an encoder whose hybrid record's scales were never measured (its pretraining stopped
+    between its last epoch and measuring them, :func:`haad.pretrain.pretrain`)."""
+    record = meta.get("hybrid")
+    if isinstance(record, dict) and record.get("scales") is None:
+        raise ValueError(f"encoder {where}: its hybrid embedding's scales were never measured (pretraining stopped "
+                         "after its last epoch); run the same haad pretrain command again to finish it")
 
 
 def export_encoder(src, dst) -> Path:
@@ -130,4 +141,5 @@ def export_encoder(src, dst) -> Path:
     meta = dict(header.get("meta", {}))
     if not meta.get("complete"):
         raise ValueError(f"{src}: training is not finished; only a finished encoder can be exported")
+    check_hybrid_measured(meta, src)
     return save_encoder(dst, encoder, meta)

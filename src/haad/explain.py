@@ -6,8 +6,8 @@ Two methods, both returning an ``(N, J)`` array with one non-negative weight per
   relative to its parent from the nearest recorded support window (nearest in embedding space) and is
   scored again; the joint's weight is how much that lowers the score. Costs J + 1 embeddings per clip.
 * :func:`embedding_split`: the squared distance to the support embeddings split over embedding
-  dimensions, each owned by one joint (encoder pooling ``joint`` or the DCT embedding). Exact for the
-  DCT embedding; the learned encoder's dense graph mixes every joint into every node, so there its
+  dimensions, each owned by one joint (encoder pooling ``joint``, the DCT embeddings, and a hybrid
+  embedding of those, part by part). Exact for the DCT embedding; the learned encoder's dense graph mixes every joint into every node, so there its
   dimensions barely point at the joints that differ (benchmarks/README.md, "Per-joint explanations").
 """
 

@@ -105,8 +105,14 @@ def hybrid_embedder(learned, record: dict, parents):
         embedders = part_embedders(learned, parents, record)
         weights = {"learned": record["learned_weight"], "bones": record["bone_weight"],
                    "positions": record["position_weight"]}
-        factors = [float(weights[n]) / float(record["scales"][n]) for n in PARTS]
-    except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
+        scales = {n: float(record["scales"][n]) for n in PARTS}
+        weights = {n: float(weights[n]) for n in PARTS}
+        bad = [n for n in PARTS if not (np.isfinite(scales[n]) and scales[n] > 0 and np.isfinite(weights[n])
+                                        and weights[n] >= 0)]
+        if bad:
+            raise ValueError(f"part(s) {', '.join(bad)} need a finite scale > 0 and a finite weight >= 0")
+        factors = [weights[n] / scales[n] for n in PARTS]
+    except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"malformed hybrid record ({type(e).__name__}: {e}); expected the fields of "
                          "HybridConfig and 'scales' for learned, bones and positions") from None
     return HybridEmbedder([embedders[n] for n in PARTS], factors, record, parents)

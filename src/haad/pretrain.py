@@ -142,8 +142,8 @@ def pretrain(config: PretrainConfig = PretrainConfig(), out_dir=None, data_dir=N
     before (:func:`gather`, e.g. saved with :meth:`PretrainData.save` and trained elsewhere).
 
     With ``config.hybrid`` the hybrid embedding's scales are measured on the training windows once
-    training is done; the record (also ``what went in["hybrid"]``) goes into the checkpoint's
-    ``meta["hybrid"]``."""
+    training is done (by rank 0 under ``torchrun``); the record (also ``what went in["hybrid"]``, ``None``
+    without a hybrid) goes into the checkpoint's ``meta["hybrid"]``."""
     from haad.contrastive import BalancedBatchSampler
     from haad.train import train_encoder
 
@@ -159,18 +159,27 @@ def pretrain(config: PretrainConfig = PretrainConfig(), out_dir=None, data_dir=N
     encoder, history = train_encoder(
         data.windows, data.labels, config.encoder_config(), config.train, out_dir=out_dir,
         resume=out_dir is not None, progress=progress,
+        # Until the scales are measured below, the checkpoint's hybrid record says they are pending, so
+        # that a run stopped in between leaves an encoder that refuses to load rather than one that
+        # silently embeds with its learned part alone.
         meta={"dataset": "+".join(config.datasets), "window": config.window.to_dict(),
-              "layout": CANONICAL.to_dict(), "pretrained": record}, device=device, sampler=sampler)
-    if config.hybrid is not None:
-        from haad import distributed
+              "layout": CANONICAL.to_dict(), "pretrained": record,
+              "hybrid": None if config.hybrid is None else {**asdict(config.hybrid), "scales": None}},
+        device=device, sampler=sampler)
+    from haad import distributed
+
+    hybrid = None
+    if config.hybrid is not None and distributed.is_main():
         from haad.embedders import EncoderEmbedder
         from haad.hybrid import hybrid_record
 
         dataset_of = np.array([name.split("/", 1)[0] for name in data.class_names])[data.labels]
-        record = {**record, "hybrid": hybrid_record(config.hybrid, EncoderEmbedder(encoder.cpu().eval()),
-                                                    data.windows, CANONICAL.parents, dataset_of)}
-        if out_dir is not None and distributed.is_main():
-            from haad.checkpoint import update_meta
+        hybrid = hybrid_record(config.hybrid, EncoderEmbedder(encoder.cpu().eval()), data.windows,
+                               CANONICAL.parents, dataset_of)
+    if out_dir is not None and distributed.is_main():
+        from haad.checkpoint import update_meta
 
-            update_meta(out_dir, "hybrid", record["hybrid"])
-    return encoder, history, record
+        # Also on a finished checkpoint that was reused: it embeds as this config says.
+        update_meta(out_dir, "hybrid", hybrid)
+    distributed.barrier()
+    return encoder, history, {**record, "hybrid": hybrid}

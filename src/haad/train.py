@@ -69,7 +69,10 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-_RUN_STATE = ("history", "epochs_done", "complete")
+# Checkpoint meta that describes the run's progress or is measured from its result, not a setting: a
+# resumed or reused checkpoint may differ there. (``hybrid``: the pretrained encoder's hybrid record,
+# measured after training and rewritten by every haad pretrain that reuses the checkpoint.)
+_RUN_STATE = ("history", "epochs_done", "complete", "hybrid")
 
 
 def _json(obj):

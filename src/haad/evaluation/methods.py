@@ -80,7 +80,8 @@ class FewShotMethod(ProtocolMethod):
         config: the run's settings.
         encoder: a fixed encoder used for every seed instead of training one per seed: a loaded
             :class:`~haad.encoder.ActionEncoder` (embedded with the module's own forward) or an
-            embedder callable used as it is (e.g. :class:`~haad.onnx_export.OnnxEmbedder`). Its
+            embedder callable used as it is (what :func:`~haad.evaluation.protocol.evaluate` passes:
+            the resolved encoder's embedder, e.g. a hybrid or an ONNX file's). Its
             embeddings do not depend on the seed, so every window is embedded once for all seeds.
         out_dir: each trained seed's encoder checkpoint goes to ``out_dir/encoders/seed-S`` (a finished
             one is reused, an unfinished one resumed).

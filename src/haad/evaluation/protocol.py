@@ -206,6 +206,7 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
             split = pretrained_split(chosen, data, split)
             data = prepare_collection(data, chosen.normalization)
             extra["encoder_trained_on"] = chosen.trained_datasets()
+            extra["encoder_hybrid"] = chosen.header.get("meta", {}).get("hybrid")  # weights and scales, or None
         else:
             check_encoder_fits(chosen.header, encoder_dir, data, split, config.window)
     if config.method == "bone-distance":

@@ -174,7 +174,8 @@ def _embed(data: Collection, config: WithinConfig, encoder) -> tuple[np.ndarray,
     from haad.preprocess import prepare_collection
 
     chosen = resolve_encoder(encoder, exact=True)  # a torch module's own forward, as the category protocol's
-    info = {"encoder": chosen.spec, "encoder_trained_on": chosen.trained_datasets()}
+    info = {"encoder": chosen.spec, "encoder_trained_on": chosen.trained_datasets(),
+            "encoder_hybrid": (chosen.header or {}).get("meta", {}).get("hybrid")}
     if chosen.pretrained is not None and chosen.record_for(data.source) is not None:
         # Pretraining drew from the category protocol's training pools, which hold this
         # protocol's test clips (other subjects, styles or populations of the same motions).

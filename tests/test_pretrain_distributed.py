@@ -286,7 +286,10 @@ def test_torchrun_haad_pretrain(tmp_path, capsys):
     assert run.stdout.count("weights exported") == 1
     two, header = load_encoder(tmp_path / "two")
     assert header["meta"]["complete"] and header["meta"]["pretrained"]["categories"]
-    shipped, _ = load_encoder(tmp_path / "shipped")
+    # rank 0 measured the hybrid scales once training was done, and the export carries them
+    assert all(v > 0 for v in header["meta"]["hybrid"]["scales"].values())
+    shipped, shipped_header = load_encoder(tmp_path / "shipped")
+    assert shipped_header["meta"]["hybrid"] == header["meta"]["hybrid"]
     assert all(torch.equal(a, b) for a, b in zip(two.state_dict().values(), shipped.state_dict().values()))
     assert main([*args, "--out", str(tmp_path / "one")]) == 0
     assert "by 2 processes" not in capsys.readouterr().out

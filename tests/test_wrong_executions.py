@@ -85,6 +85,7 @@ def test_pool_scaling_sharpens_the_floor_on_a_planted_execution_error():
     assert bones["layout_used"] == "canonical16" and 0.8 < bones["mean"] < scaled["mean"]
 
 
+@pytest.mark.slow  # two CLI processes (torch's import each): kept out of the quick suite
 @pytest.mark.parametrize("extra", [["--method", "dct-distance", "--scale", "pool"], ["--method", "stg-nf"]])
 def test_scale_and_baselines_are_refused_by_the_category_protocol(tmp_path, extra):
     r = subprocess.run([sys.executable, "-m", "haad.cli", "evaluate", "--dataset", "synthetic", "--protocol", "category",
@@ -170,6 +171,7 @@ def test_detect_with_bones_and_pool_scaling_saves_and_reloads(tmp_path):
     assert r.returncode == 0 and not np.allclose(_scores(tmp_path / "c.csv"), a)
 
 
+@pytest.mark.slow  # CLI processes, as above
 @pytest.mark.parametrize("extra, message", [
     (["--stream", "--crop", "resample"], "sliding windows"),
     (["--scale", "pool", "--k-shot", "1", "--category", "squat"], None),

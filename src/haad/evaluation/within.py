@@ -43,6 +43,10 @@ class Task:
     test_anomalous: np.ndarray
     personal: bool = False
 
+    def n_test_normal(self, k_shot: int) -> int:
+        """How many normal test clips a support of ``k_shot`` clips leaves."""
+        return len(self.test_normal) + (len(self.support_pool) - k_shot if self.personal else 0)
+
     def test_set(self, support: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The test clips given the drawn support, and which of them are anomalous."""
         normal = self.test_normal
@@ -259,7 +263,7 @@ def evaluate_within(data: Collection, config: WithinConfig, encoder=None, log=No
         raise ValueError(f"{config.protocol}: the support pool holds test clips, so neither --scale pool nor a "
                          "baseline trained on the pool applies")
     for t in tasks:
-        n_normal = len(t.test_normal) + (len(t.support_pool) - config.k_shot if t.personal else 0)
+        n_normal = t.n_test_normal(config.k_shot)
         if len(t.support_pool) < config.k_shot or not n_normal or not len(t.test_anomalous):
             raise ValueError(f"{config.protocol}, {t.name}: {len(t.support_pool)} support clips (K = {config.k_shot}), "
                              f"{n_normal} normal and {len(t.test_anomalous)} anomalous test clips")
@@ -273,7 +277,7 @@ def evaluate_within(data: Collection, config: WithinConfig, encoder=None, log=No
         "seeds": [int(s) for s in config.seeds], "k_shot": config.k_shot, "options": config.options(),
         "layout": data.layout.name, **info,
         "tasks": {t.name: {"support_pool": int(len(t.support_pool)),
-                           "test_normal": int(len(t.test_normal) + (len(t.support_pool) - config.k_shot if t.personal else 0)),
+                           "test_normal": t.n_test_normal(config.k_shot),
                            "test_anomalous": int(len(t.test_anomalous))} for t in tasks},
         "per_category": {t.name: mean_std(aucs[:, i]) for i, t in enumerate(tasks)},
         "mean": float(aucs.mean()), "mean_std_over_seeds": float(aucs.mean(axis=1).std()),

@@ -44,7 +44,7 @@ def part_embeddings(encoder_dir: Path, name: str, cfg: EvalConfig):
     chosen = resolve_encoder(encoder_dir, exact=True)
     split = pretrained_split(chosen, data, protocol_split(data, cfg.train_fraction))
     prepared = prepare_collection(data, chosen.normalization)
-    windows = make_windows(prepared.clips, prepared.layout.root, cfg.window)
+    windows = make_windows(prepared.clips, prepared.layout.root, cfg.resolved(chosen.window).window)
     hybrid = chosen.embedder
     record = hybrid.record
     parts = part_embedders(hybrid.learned, hybrid.parents, record)
@@ -62,7 +62,7 @@ def protocol_mean(data, split, emb: np.ndarray, seeds, k: int = EvalConfig().k_s
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=10)
-    ap.add_argument("--root", type=Path, default=ROOT / "runs" / "pre-hybrid")
+    ap.add_argument("--root", type=Path, default=ROOT / "runs" / "pre-window")
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--md", type=Path, default=None, help="also write the table here")
     ap.add_argument("--check", action="store_true", help="compare the shipped setting with haad evaluate (seed 0)")

@@ -7,13 +7,16 @@ For every dev dataset D:
 - ``bones``: the no-learning bone-direction embedding (``haad evaluate --method bone-distance``);
 - ``own``: D's own encoder, trained on D's seen categories only (``haad evaluate --dataset D``, 20
   epochs; archived under results/json/core/D-fewshot-ep20);
+- ``whole clips``: the same with each whole clip resampled to the 60-frame window (``--crop resample``,
+  the pretrained encoder's window) instead of the protocol's first 60 frames (own encoder:
+  ``haad evaluate --dataset D --crop resample``, archived under results/json/core/D-fewshot-ep20-resample);
 - ``LODO``: an encoder pretrained on the other dev datasets, never on D: every category of D is unseen;
 - ``pretrained``: an encoder pretrained on the seen categories of every dev dataset (D's unseen
   categories excluded), the in-dataset case; built as the shipped one is (``PretrainConfig``'s defaults).
 The last two are scored twice: with the hybrid embedding the encoder ships with (haad.hybrid) and with
 its learned part alone (a copy of the checkpoint without the hybrid record).
 
-Pretrained encoders go to ``ROOT/NAME`` (``--root``, default runs/pre-hybrid; a finished one is reused).
+Pretrained encoders go to ``ROOT/NAME`` (``--root``, default runs/pre-window; a finished one is reused).
 With ``--ablation`` the in-dataset column is also measured with one normalisation step left out at a
 time, and with the embedded synthetic actions added to pretraining (one encoder per variant).
 
@@ -33,7 +36,7 @@ import numpy as np
 
 from haad.data import load_dataset
 from haad.data.splits import protocol_split
-from haad.data.windows import make_windows
+from haad.data.windows import WindowConfig, make_windows
 from haad.embedders import DCTEmbedder
 from haad.evaluation.config import EvalConfig
 from haad.evaluation.metrics import auc
@@ -44,13 +47,14 @@ from haad.storage import atomic_write_bytes, atomic_write_json
 DEV = ("utd-mhad", "nw-ucla", "florence3d")
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = ("units", "up_axis", "facing", "scale", "handedness")
+WHOLE = WindowConfig(crop="resample")  # the pretrained encoder's window: each whole clip resampled to 60 frames
 
 
-def pool_nn_floor(name: str) -> float:
+def pool_nn_floor(name: str, window: WindowConfig = WindowConfig()) -> float:
     """Mean AUC over categories: DCT embedding, whole training pool as support, nearest-neighbour distance."""
     data = load_dataset(name)
     split = protocol_split(data)
-    emb = DCTEmbedder()(make_windows(data.clips, data.layout.root))
+    emb = DCTEmbedder()(make_windows(data.clips, data.layout.root, window))
     test = emb[split.test]
     aucs = []
     for c, pool in enumerate(split.train_pools):
@@ -101,7 +105,7 @@ def main() -> None:
     ap.add_argument("--ablation", action="store_true", help="also the normalisation and synthetic-data ablations")
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--md", type=Path, required=True)
-    ap.add_argument("--root", type=Path, default=ROOT / "runs" / "pre-hybrid", help="pretrained encoders' folder")
+    ap.add_argument("--root", type=Path, default=ROOT / "runs" / "pre-window", help="pretrained encoders' folder")
     args = ap.parse_args()
     cfg = EvalConfig(seeds=tuple(range(args.seeds)))
     settings = {k: v for k, v in asdict(PretrainConfig()).items() if k != "datasets"}
@@ -112,12 +116,17 @@ def main() -> None:
         data = load_dataset(d)
         lodo = pretrained(args.root, f"lodo-{d}", [x for x in DEV if x != d])
         floor = evaluate(data, replace(cfg, method="dct-distance"), progress=False)
+        floor_whole = evaluate(data, replace(cfg, method="dct-distance", window=WHOLE), progress=False)
         own, bones = archived(d, "fewshot-ep20"), archived(d, "bone-distance")
+        own_whole = archived(d, "fewshot-ep20-resample")
         out["datasets"][d] = {
             "floor_k3": row(floor),
+            "floor_k3_whole": row(floor_whole),
             "floor_pool_nn": pool_nn_floor(d),
+            "floor_pool_nn_whole": pool_nn_floor(d, WHOLE),
             "bones": row(bones) if bones else None,
             "own": row(own) if own else None,
+            "own_whole": row(own_whole) if own_whole else None,
             "lodo_learned": row(evaluate(data, cfg, encoder_dir=learned_only(lodo), progress=False)),
             "lodo": row(evaluate(data, cfg, encoder_dir=lodo, progress=False)),
             "pretrained_learned": row(evaluate(data, cfg, encoder_dir=learned_only(all_dir), progress=False)),
@@ -140,16 +149,24 @@ def markdown(out: dict) -> str:
     def cell(r):
         return "–" if r is None else f"{r['mean']:.3f} ± {r['std']:.3f}"
 
-    cols = ("floor_k3", "floor_pool_nn", "bones", "own", "lodo_learned", "lodo", "pretrained_learned", "pretrained")
-    lines = ["| dataset | floor K=3 | floor pool NN | bone directions | own encoder | LODO, learned part | "
-             "**LODO, hybrid** | in-dataset, learned part | **in-dataset, hybrid** |", "|---|" + "---|" * len(cols)]
-    for d, r in out["datasets"].items():
-        lines.append(f"| {d} | " + " | ".join(f"{r[c]:.3f}" if c == "floor_pool_nn" else cell(r[c]) for c in cols) + " |")
-    means = []
-    for c in cols:
-        vals = [r[c] if c == "floor_pool_nn" else (r[c] or {}).get("mean") for r in out["datasets"].values()]
-        means.append("–" if None in vals else f"{np.mean(vals):.3f}")
-    lines.append("| **mean** | " + " | ".join(means) + " |")
+    pool = ("floor_pool_nn", "floor_pool_nn_whole")
+    tables = (
+        (("floor_k3", "floor_k3_whole", "floor_pool_nn", "floor_pool_nn_whole", "bones", "own", "own_whole"),
+         "| dataset | floor K=3 | floor K=3, whole clips | floor pool NN | floor pool NN, whole clips | bone directions "
+         "| own encoder | own encoder, whole clips |"),
+        (("lodo_learned", "lodo", "pretrained_learned", "pretrained"),
+         "| dataset | LODO, learned part | **LODO, hybrid** | in-dataset, learned part | **in-dataset, hybrid** |"),
+    )
+    lines = []
+    for cols, head in tables:
+        lines += ([""] if lines else []) + [head, "|---|" + "---|" * len(cols)]
+        for d, r in out["datasets"].items():
+            lines.append(f"| {d} | " + " | ".join(f"{r[c]:.3f}" if c in pool else cell(r.get(c)) for c in cols) + " |")
+        means = []
+        for c in cols:
+            vals = [r.get(c) if c in pool else (r.get(c) or {}).get("mean") for r in out["datasets"].values()]
+            means.append("–" if None in vals else f"{np.mean(vals):.3f}")
+        lines.append("| **mean** | " + " | ".join(means) + " |")
     if out["ablation"]:
         lines += ["", "| pretraining (in-dataset) | " + " | ".join(out["datasets"]) + " | mean |",
                   "|---|" + "---|" * (len(out["datasets"]) + 1)]

@@ -16,6 +16,7 @@ from haad.data import load_dataset
 from haad.data.collection import Collection
 from haad.data.generic import save_npz
 from haad.data.synthetic import synthesize
+from haad.data.windows import WindowConfig
 from haad.detector import FewShotDetector
 from haad.encoders import BUILTIN_DIR
 from haad.inference import SupportConfig, fit_detector, score_rows
@@ -135,6 +136,7 @@ def test_evaluate_with_builtin_trains_nothing(tmp_path):
     assert res["encoder_trained_on"] and "synthetic" not in res["encoder_trained_on"]
     assert res["seen_categories"] == [] and res["seen_mean"] is None and len(res["unseen_categories"]) == 12
     assert res["train_seconds"] == 0.0 and not (tmp_path / "ev" / "encoders").exists()
+    assert res["options"]["window"]["crop"] == "resample"  # the encoder's window, not the protocol's
     assert res["mean"] > 0.88, r.stdout  # measured 0.949 with the shipped encoder (the DCT floor: 0.918)
 
 
@@ -154,6 +156,44 @@ def test_pretrain_uses_only_seen_categories(tmp_path):
     assert data.windows.shape[2:] == (CANONICAL.num_joints, 3) and np.isfinite(data.windows).all()
     record = {d["name"]: d for d in data.records}
     assert set(record[str(npz)]["unseen_excluded"]) == unseen
+    # every training clip enters once per crop: whole clip resampled, and its first 60 frames
+    assert cfg.train_crops == ("resample", "first")
+    assert len(data.windows) == 2 * sum(d["clips"] for d in data.records)
+    n = record["synthetic"]["clips"]
+    assert np.array_equal(data.labels[:n], data.labels[n:2 * n]) and not np.allclose(data.windows[:n], data.windows[n:2 * n])
+
+
+def test_pretrain_config_refuses_crops_that_leave_out_its_window():
+    from haad.pretrain import PretrainConfig
+
+    with pytest.raises(ValueError, match="train_crops.*'resample'"):
+        PretrainConfig(train_crops=("first",))
+    with pytest.raises(ValueError, match="crop"):
+        PretrainConfig(train_crops=("resample", "middle"))
+    with pytest.raises(ValueError, match="once"):
+        PretrainConfig(train_crops=("resample", "resample"))
+
+
+def test_a_pretrained_encoders_window_is_the_default_and_streams_take_fixed_windows():
+    from haad.evaluation.config import EvalConfig
+    from haad.evaluation.protocol import run_config
+
+    header = json.loads((BUILTIN_DIR / "config.json").read_text())
+    assert header["meta"]["window"]["crop"] == "resample"
+    assert header["meta"]["pretrained"]["train_crops"] == ["resample", "first"]
+    assert run_config(EvalConfig(), "builtin").window.crop == "resample"
+    assert run_config(EvalConfig(window=WindowConfig(crop="first")), "builtin").window.crop == "first"
+    assert run_config(EvalConfig()).window == WindowConfig()  # an encoder trained per seed: the protocol's
+    data = kinect_v2_collection(3)
+    recording = np.concatenate(data.clips[:4])
+    det = fit_detector(data, None, SupportConfig(category="walk", k_shot=3))
+    assert det.window.crop == "resample"
+    with pytest.raises(ValueError, match="crop='first'"):  # whole clips in the support, 60-frame slices here
+        det.score_stream(recording)
+    first = fit_detector(data, None, SupportConfig(category="walk", k_shot=3, window=WindowConfig(crop="first")))
+    starts, scores = first.score_stream(recording, hop=20)
+    assert len(scores) == len(starts) > 1 and np.isfinite(scores).all()
+    assert fit_detector(data, "dct", SupportConfig(category="walk", k_shot=3)).window == WindowConfig()
 
 
 def test_pretrain_balances_datasets_and_records_it(tmp_path):
@@ -176,7 +216,7 @@ def test_long_recordings_are_scored_in_chunks(monkeypatch):
 
     data = kinect_v2_collection(3)
     long = Collection([np.concatenate(data.clips[:12])], [0], ["mixed"], data.layout, fps=30.0)
-    det = fit_detector(data, None, SupportConfig(category="walk", k_shot=3))
+    det = fit_detector(data, None, SupportConfig(category="walk", k_shot=3, window=WindowConfig(crop="first")))
     whole = score_rows(det, long, ScoreConfig(stream=True, hop=5))
     monkeypatch.setattr(inference, "CHUNK", 7)  # many small chunks, their ends inside the recording
     chunked = score_rows(det, long, ScoreConfig(stream=True, hop=5))

@@ -84,10 +84,11 @@ def detect_report(synth, tmp_path_factory):
 @pytest.fixture(scope="module")
 def stream_report(synth, tmp_path_factory):
     """Long recordings scored by sliding windows with the built-in pretrained encoder (16-joint windows)."""
+    from haad.data.windows import WindowConfig
     from haad.inference import ScoreConfig, SupportConfig, fit_detector, score_rows
     from haad.report import write_detection_report
 
-    det = fit_detector(synth, None, SupportConfig(category="walk", k_shot=4))
+    det = fit_detector(synth, None, SupportConfig(category="walk", k_shot=4, window=WindowConfig(crop="first")))
     data = _streams(synth)
     cfg = ScoreConfig(stream=True, hop=15, explain=2)
     rows = score_rows(det, data, cfg)

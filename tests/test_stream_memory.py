@@ -15,6 +15,7 @@ import haad.inference as inference
 from haad.canonical import canonicalize
 from haad.data.collection import Collection
 from haad.data.synthetic import synthesize
+from haad.data.windows import WindowConfig
 from haad.detector import FewShotDetector
 from haad.embedders import DCTEmbedder
 from haad.encoders import EncoderChoice, resolve_encoder
@@ -63,7 +64,7 @@ def test_detect_scores_a_recording_in_chunks_with_the_builtin_encoder(canonical_
     chosen = resolve_encoder("builtin")
     counting = CountingEmbedder(chosen.embedder)
     det = fit_detector(canonical_data, EncoderChoice(chosen.spec, counting, chosen.header, chosen.path),
-                       SupportConfig(category="walk", k_shot=3))
+                       SupportConfig(category="walk", k_shot=3, window=WindowConfig(crop="first")))
     assert det.preprocessor is not None
     rec = recording(canonical_data, 3000)
     data = Collection([rec], [0], ["recording"], canonical_data.layout, fps=canonical_data.fps)

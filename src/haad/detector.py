@@ -200,6 +200,14 @@ class FewShotDetector(BaseDetector):
         drops = occlusion_drops(self, self.windows(X), batch_size)
         return normalize_shares(drops) if normalize else drops
 
+    def check_streamable(self) -> None:
+        """Refuse to slide windows over a recording when the support windows are whole clips squeezed into
+        one window (crop resample): slices of a recording would be compared at another time scale."""
+        if self.window.crop == "resample":
+            raise ValueError("stream: this detector resamples each whole clip to one window (crop resample); a long "
+                             "recording needs sliding windows of fixed length: fit it with "
+                             "SupportConfig(window=WindowConfig(crop='first')) (haad detect --stream does)")
+
     def stream_starts(self, stream: np.ndarray, hop: int = 10) -> tuple[np.ndarray, int]:
         """The sliding windows over a long (T, J, 3) recording without cutting them: (start frames, input
         frames per window); window i is ``stream[starts[i]:starts[i] + frames]``.
@@ -210,6 +218,7 @@ class FewShotDetector(BaseDetector):
         """
         if hop < 1:
             raise ValueError(f"hop must be >= 1, got {hop}")
+        self.check_streamable()
         h = self.window.length
         pre = self.preprocessor
         if pre is not None and pre.fps is not None and pre.normalization.fps is not None:

@@ -60,6 +60,15 @@ class EncoderChoice:
             return SensorNormConfig.from_dict(self.pretrained["normalization"])
         return self.space
 
+    @property
+    def window(self):
+        """The window a checkpoint records (a pretrained encoder's is part of its input space: how it
+        cuts clips in training), or ``None`` (no-learning embeddings, checkpoints without a record)."""
+        from haad.data.windows import WindowConfig
+
+        recorded = (self.header or {}).get("meta", {}).get("window")
+        return WindowConfig(**recorded) if recorded else None
+
     def record_for(self, source) -> dict | None:
         """The pretraining record of the dataset ``source`` (a collection's ``source``: a dataset name
         or path), or ``None`` when a pretrained encoder never saw it (and for other encoders)."""

@@ -46,7 +46,9 @@ class SupportConfig:
             collection (the pool), of which the first ``k_shot`` form the support set.
         scale_eps: the floor of ``pool`` scaling, a fraction of the mean spread.
         window: how clips become windows (``crop="resample"``: a whole episode in one window, for
-            deviations that may come late in it; not for streams).
+            deviations that may come late in it; not for streams); ``None``: the window the encoder
+            records (the built-in encoder's: whole clips resampled), else the first frames
+            (:class:`~haad.data.windows.WindowConfig`'s defaults). Streams need ``crop="first"``.
     """
 
     category: str | None = None
@@ -56,7 +58,7 @@ class SupportConfig:
     generation_seed: int = 0
     scale: str = "none"
     scale_eps: float = 1e-3
-    window: WindowConfig = field(default_factory=WindowConfig)
+    window: WindowConfig | None = None
 
     def __post_init__(self) -> None:
         if self.scale not in ("none", "pool"):
@@ -185,7 +187,8 @@ def fit_detector(support: Collection, encoder=None, config: SupportConfig = Supp
             raise ValueError("generated support variants need a per-dataset encoder (the generator works on the "
                              f"dataset's own skeleton); {chosen.spec} takes the recorded clips only")
         preprocessor = preprocessor_for(support.subset(idx), chosen.normalization, joint_map)
-    det = FewShotDetector(embedder, support.layout, config.window, threshold_quantile=config.threshold_quantile,
+    window = config.window or (chosen.window if chosen is not None else None) or WindowConfig()
+    det = FewShotDetector(embedder, support.layout, window, threshold_quantile=config.threshold_quantile,
                           preprocessor=preprocessor)
     if pool is not None:
         from haad.distances import pool_scale
@@ -217,9 +220,8 @@ def score_rows(detector: FewShotDetector, data: Collection, config: ScoreConfig 
     detector = for_input(detector, data, name, joint_map)
     if len(data.clips) == 0:
         raise ValueError(f"{name}: no clips to score")
-    if config.stream and detector.window.crop == "resample":
-        raise ValueError("stream: this detector resamples each whole clip to one window (crop resample); a long "
-                         "recording needs sliding windows of fixed length (crop first)")
+    if config.stream:
+        detector.check_streamable()
     if config.alpha is not None:
         check_alpha(config.alpha, detector.n_real_support_, "alpha")
     method = config.explain_method

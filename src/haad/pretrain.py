@@ -6,13 +6,14 @@ docs/PROTOCOL.md) enter training, so every dataset's unseen categories stay unse
 namespaced by dataset (``utd-mhad/wave``), and each batch holds two clips of each of 8 categories of
 every dataset (Algorithm 1's balanced batch, balanced over datasets too; or of every category). The
 checkpoint records exactly what went in: each dataset's name, source, frame rate, seen categories
-used, unseen categories left out and clip count, the normalisation, the canonical layout, the
-training settings and the hybrid embedding's weights and scales (:mod:`haad.hybrid`).
+used, unseen categories left out and clip count, the normalisation, the canonical layout, the window
+(and the crops every clip was cut with in training), the training settings and the hybrid embedding's
+weights and scales (:mod:`haad.hybrid`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -34,7 +35,13 @@ class PretrainConfig:
         datasets: the datasets whose seen categories train the encoder (names for
             :func:`haad.data.load_dataset`; ``synthetic`` adds the embedded synthetic actions).
         normalization: the sensor-normalisation steps applied to every clip.
-        window: windowing (the protocol's).
+        window: the encoder's window, recorded in its checkpoint: how clips are cut when it is used
+            (whole clips resampled to 60 frames; :class:`haad.evaluation.config.EvalConfig` and
+            :class:`haad.inference.SupportConfig` take it unless told otherwise).
+        train_crops: every training clip enters training once per crop named here, each window a positive
+            of its category: besides ``window.crop``, ``first`` (the first 60 frames, as a recording's
+            sliding windows are cut) so that the one encoder also serves ``haad detect --stream``
+            (benchmarks/README.md, "Which window the pretrained encoder takes").
         pooling: encoder pooling.
         train: contrastive training settings (20 epochs, as the shipped encoder was trained: in-dataset
             as good as 101 and better on datasets never seen, benchmarks/README.md "How long to pretrain").
@@ -50,7 +57,8 @@ class PretrainConfig:
 
     datasets: tuple = ("utd-mhad", "nw-ucla", "florence3d")
     normalization: SensorNormConfig = field(default_factory=SensorNormConfig)
-    window: WindowConfig = field(default_factory=WindowConfig)
+    window: WindowConfig = field(default_factory=lambda: WindowConfig(crop="resample"))
+    train_crops: tuple = ("resample", "first")
     pooling: str = "joint"
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20))
     train_fraction: float = 0.8
@@ -64,6 +72,12 @@ class PretrainConfig:
             raise ValueError(f"categories_per_dataset must be >= 1, got {self.categories_per_dataset}")
         if len(set(self.datasets)) != len(self.datasets):
             raise ValueError(f"a dataset is named twice: {list(self.datasets)}")
+        crops = tuple(self.train_crops)
+        if not crops or len(set(crops)) != len(crops) or self.window.crop not in crops:
+            raise ValueError(f"train_crops {list(crops)}: name each crop once, the window's ({self.window.crop!r}) "
+                             "among them")
+        for crop in crops:
+            replace(self.window, crop=crop)  # WindowConfig refuses an unknown crop
 
     def encoder_config(self) -> EncoderConfig:
         return EncoderConfig(num_joints=CANONICAL.num_joints, window=self.window.length, pooling=self.pooling)
@@ -127,8 +141,10 @@ def gather(config: PretrainConfig, data_dir=None) -> PretrainData:
         seen = [int(c) for c in split.seen]
         remap = {c: offset + i for i, c in enumerate(seen)}
         names += [f"{name}/{data.class_names[c]}" for c in seen]
-        windows.append(make_windows(part.clips, CANONICAL.root, config.window))
-        labels.append(np.array([remap[int(c)] for c in part.labels], dtype=np.int64))
+        part_labels = np.array([remap[int(c)] for c in part.labels], dtype=np.int64)
+        for crop in config.train_crops:
+            windows.append(make_windows(part.clips, CANONICAL.root, replace(config.window, crop=crop)))
+            labels.append(part_labels)
         records.append({"name": name, "source": str(data.source), "layout": data.layout.name, "fps": data.fps,
                         "clips": int(len(idx)), "seen_categories": [data.class_names[c] for c in seen],
                         "unseen_excluded": [data.class_names[c] for c in split.unseen]})
@@ -149,7 +165,8 @@ def pretrain(config: PretrainConfig = PretrainConfig(), out_dir=None, data_dir=N
 
     data = gather(config, data_dir) if data is None else data
     record = {"datasets": data.records, "categories": data.class_names,
-              "normalization": asdict(config.normalization), "train_fraction": config.train_fraction}
+              "normalization": asdict(config.normalization), "train_fraction": config.train_fraction,
+              "train_crops": list(config.train_crops)}
     sampler = None
     if config.categories_per_dataset is not None:
         record["categories_per_dataset"] = config.categories_per_dataset

@@ -39,7 +39,7 @@ def _eval_config(args, seeds, method: str = "fewshot"):
         value = getattr(args, name, None)
         if value is not None or n_gen is not None:
             aug[name] = value if value is not None else n_gen
-    window = WindowConfig(**_given(args, "crop"))
+    window = WindowConfig(crop=args.crop) if getattr(args, "crop", None) is not None else None
     return replace(base, method=method, seeds=tuple(seeds), window=window, train=train,
                    augment=AugmentConfig(**aug), **_given(args, "k_shot", "pooling"))
 
@@ -76,7 +76,7 @@ def cmd_evaluate(args) -> int:
     from haad.data import load_dataset
     from haad.storage import claim_output_dir
     from haad.evaluation.config import EvalConfig
-    from haad.evaluation.protocol import evaluate
+    from haad.evaluation.protocol import evaluate, run_config
     from haad.evaluation.report import format_results
     from haad.evaluation.within import DEFAULT_PROTOCOL
 
@@ -98,7 +98,7 @@ def cmd_evaluate(args) -> int:
         return 0
     if args.protocol is None:  # the category protocol by default: checked once the dataset is known
         _check_category_options(args)
-    cfg = _eval_config(args, seeds, args.method or EvalConfig.method)
+    cfg = run_config(_eval_config(args, seeds, args.method or EvalConfig.method), args.encoder)
     identity = {"dataset": data.source, "method": cfg.method, "seeds": list(cfg.seeds), "options": cfg.options(),
                 "encoder": args.encoder}
     with claim_output_dir(args.out, identity, force=args.force):
@@ -195,7 +195,9 @@ def cmd_detect(args) -> int:
         from haad.data.windows import WindowConfig
 
         support = SupportConfig(**_given(args, "category", "k_shot", "threshold_quantile", "scale"), generation=generation,
-                                window=WindowConfig(**_given(args, "crop")),
+                                # the encoder's recorded window unless --crop; a stream slides windows of
+                                # fixed length over each recording, cut from its frames
+                                window=WindowConfig(crop=args.crop or "first") if args.crop or args.stream else None,
                                 **({"generation_seed": args.gen_seed} if args.gen_seed is not None else {}))
         chosen = resolve_encoder(args.encoder)
         if args.save is not None and chosen.header is not None and chosen.encoder is None:  # an ONNX file
@@ -259,7 +261,12 @@ def cmd_pretrain(args) -> int:
     per_dataset = args.categories_per_dataset
     if per_dataset is not None and per_dataset < 0:
         raise ValueError(f"--categories-per-dataset {per_dataset}: must be >= 1 (or 0 for every category)")
-    cfg = replace(base, datasets=datasets, normalization=norm, train=train,
+    windows = {}
+    if args.crop is not None:
+        windows["window"] = replace(base.window, crop=args.crop)
+    if args.train_crops is not None:
+        windows["train_crops"] = tuple(c.strip() for c in args.train_crops.split(",") if c.strip())
+    cfg = replace(base, datasets=datasets, normalization=norm, train=train, **windows,
                   **({"categories_per_dataset": per_dataset or None} if per_dataset is not None else {}),
                   **({"hybrid": None} if args.no_hybrid else {}))
     # Under torchrun every process joins one training job; only rank 0 writes, exports and prints.
@@ -304,7 +311,7 @@ def cmd_train(args) -> int:
 
     data = load_dataset(args.dataset, args.data_dir)
     seed = args.seed if args.seed is not None else TrainConfig.seed
-    cfg = _eval_config(args, [seed])
+    cfg = _eval_config(args, [seed]).resolved()
     split = protocol_split(data, cfg.train_fraction)
     idx = split.seen_train()
     windows = make_windows([data.clips[i] for i in idx], data.layout.root, cfg.window)

@@ -56,7 +56,8 @@ def _add_common_eval(p: argparse.ArgumentParser, augment: bool = True) -> None:
     p.add_argument("--rotate", action="store_true",
                    help="augment encoder training with random rotation about the vertical axis")
     p.add_argument("--crop", choices=("first", "resample"), default=None,
-                   help="window: first 60 frames with last-frame padding (protocol) or resample to 60")
+                   help="window: first 60 frames with last-frame padding (protocol) or resample to 60; default: "
+                        "the window --encoder was trained with, else first")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     if not augment:
         return
@@ -183,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--categories-per-dataset", type=int, default=None,
                    help="each batch holds this many categories of every dataset (default 8; 0: every category of "
                         "every dataset), so that datasets with many categories do not crowd out those with few")
+    p.add_argument("--crop", choices=("first", "resample"), default=None,
+                   help="the encoder's window, recorded with it: the whole clip resampled to 60 frames (default) or "
+                        "the first 60 frames")
+    p.add_argument("--train-crops", default=None,
+                   help="comma-separated crops every training clip is cut with, each window a positive of its "
+                        "category (default resample,first: the encoder also serves --stream's sliding windows)")
     p.add_argument("--no-hybrid", action="store_true",
                    help="the encoder's embedding alone, without the no-learning bone-direction and position parts "
                         "beside it (haad.hybrid)")
@@ -213,8 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "dimension over all the --category clips in --support (give more than K: other people's "
                         "correct executions, say), of which the first --k-shot are the support set (default none)")
     p.add_argument("--crop", choices=("first", "resample"), default=None,
-                   help="window: the first 60 frames (default) or the whole clip resampled to 60 frames (a whole "
-                        "exercise episode, where a wrong execution may show late; not with --stream)")
+                   help="window: the first 60 frames or the whole clip resampled to 60 frames (a whole exercise "
+                        "episode, where a wrong execution may show late; not with --stream); default: the window the "
+                        "encoder was trained with (the built-in encoder: resample), first with --stream")
     p.add_argument("--joint-map", type=Path, default=None,
                    help="JSON {joint name: canonical joint name} for joint names the pretrained encoder's alias "
                         "table does not know")

@@ -40,6 +40,8 @@ def run_benchmark(data: Collection, configs: list, out_dir, progress: bool = Fal
     out_dir = Path(out_dir)
     results = []
     for cfg in configs:
+        if isinstance(cfg, EvalConfig):
+            cfg = cfg.resolved()  # as evaluate runs it (no encoder given: the protocol's window)
         method_dir = out_dir / cfg.method
         res = reusable_results(method_dir / "results.json", data.source, list(cfg.seeds), cfg.options())
         if res is not None:

@@ -22,7 +22,8 @@ class EvalConfig:
         seeds: the seeds to run.
         k_shot: support clips per category.
         train_fraction: per-category training-pool fraction.
-        window: windowing and normalisation.
+        window: windowing and normalisation; ``None``: the window the encoder records (a pretrained
+            encoder's, part of its input space), else the protocol's (:class:`WindowConfig`'s defaults).
         pooling: encoder pooling (``"joint"`` default, ``"node"`` option).
         train: contrastive training settings (its ``seed`` is replaced by each run's seed).
         augment: generative augmentation (training-time positives and/or support variants).
@@ -32,7 +33,7 @@ class EvalConfig:
     seeds: tuple = tuple(range(10))
     k_shot: int = 3
     train_fraction: float = 0.8
-    window: WindowConfig = field(default_factory=WindowConfig)
+    window: WindowConfig | None = None
     pooling: str = "joint"
     train: TrainConfig = field(default_factory=TrainConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -47,7 +48,14 @@ class EvalConfig:
 
     def encoder_config(self, num_joints: int) -> EncoderConfig:
         """The encoder this run trains for a skeleton of ``num_joints`` joints."""
-        return EncoderConfig(num_joints=num_joints, window=self.window.length, pooling=self.pooling)
+        return EncoderConfig(num_joints=num_joints, window=self.resolved().window.length, pooling=self.pooling)
+
+    def resolved(self, recorded: WindowConfig | None = None) -> "EvalConfig":
+        """These settings with the window decided: the one given, else ``recorded`` (the encoder's),
+        else the protocol's."""
+        if self.window is not None:
+            return self
+        return replace(self, window=recorded if recorded is not None else WindowConfig())
 
     def seed_train(self, seed: int) -> TrainConfig:
         """The training settings of one seed."""

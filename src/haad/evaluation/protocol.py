@@ -166,6 +166,16 @@ def pretrained_split(chosen, data: Collection, split: Split) -> Split:
     return split
 
 
+def run_config(config: EvalConfig, encoder_dir=None) -> EvalConfig:
+    """``config`` as :func:`evaluate` runs it: its window decided (:meth:`EvalConfig.resolved`; a few-shot
+    run with an encoder takes the window the encoder records)."""
+    if config.window is not None or config.method != "fewshot" or encoder_dir is None:
+        return config.resolved()
+    from haad.encoders import resolve_encoder
+
+    return config.resolved(resolve_encoder(encoder_dir).window)
+
+
 def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=None, out_dir=None,
              progress: bool = True, log=None) -> dict:
     """Run the protocol for the few-shot detector (or the no-learning floor) and return the results dict.
@@ -187,6 +197,8 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
     split = protocol_split(data, config.train_fraction)
     extra = {"encoder": str(encoder_dir) if encoder_dir is not None else None}
     encoder = None
+    if config.method != "fewshot" or encoder_dir is None:
+        config = config.resolved()  # no encoder to record a window: the protocol's
     if config.method == "fewshot" and encoder_dir is not None:
         from haad.encoders import resolve_encoder
 
@@ -196,6 +208,7 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
         if chosen.header is None:
             method = "bone-distance" if chosen.spec == "bones" else "dct-distance"
             raise ValueError(f"encoder {chosen.spec!r} is a no-learning embedding: use --method {method}")
+        config = config.resolved(chosen.window)
         encoder = chosen.embedder
         if chosen.pretrained is not None:
             if config.augment.mode != "none":

@@ -13,7 +13,8 @@ all="utd-mhad nw-ucla florence3d kinder-gator bandai-namco"
 for d in $all; do
   others=$(echo $all | tr ' ' '\n' | grep -vx "$d" | paste -sd, -)
   protocol=$([ "$d" = bandai-namco ] && echo bandai-namco-style || echo category)
-  haad pretrain --datasets "$others" --categories-per-dataset 8 --epochs 20 --quiet --out "$out/lodo5-$d-hybrid"
+  haad pretrain --datasets "$others" --categories-per-dataset 8 --epochs 20 --crop first --train-crops first --quiet \
+    --out "$out/lodo5-$d-hybrid"
   rm -rf "$out/lodo5-$d" && cp -r "$out/lodo5-$d-hybrid" "$out/lodo5-$d"
   python -c "from haad.checkpoint import update_meta; update_meta('$out/lodo5-$d', 'hybrid', None)"
   for suffix in "" -hybrid; do

@@ -1,6 +1,6 @@
 """Which window the pretrained encoder takes: its first 60 frames, or the whole clip resampled to 60.
 
-Three ways to pretrain (``PretrainConfig``'s defaults otherwise, 3 pretraining seeds each):
+Three ways to pretrain (``PretrainConfig``'s defaults otherwise, 2 pretraining seeds each):
 - ``first``: windows of the first 60 frames (the category protocol's), used the same way;
 - ``resample``: every clip resampled whole to 60 frames, used the same way;
 - ``both`` (the shipped setting): every training clip enters twice, once per crop, and the encoder is
@@ -51,7 +51,7 @@ def encoder(root: Path, kind: str, seed: int) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--pretrain-seeds", type=int, default=3)
+    ap.add_argument("--pretrain-seeds", type=int, default=2)
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--root", type=Path, default=ROOT / "runs" / "pre-windows")
     ap.add_argument("--json", type=Path, required=True)

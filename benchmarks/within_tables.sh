@@ -43,6 +43,11 @@ haad evaluate --dataset kinder-gator --protocol category --encoder builtin --see
   --out "$out/kinder-gator-category-builtin"
 haad evaluate --dataset kinder-gator --protocol category --method bone-distance --seeds 10 --quiet \
   --out "$out/kinder-gator-category-bone-distance"
+# The same two with whole clips resampled to 60 frames, the built-in encoder's window.
+for method in dct-distance bone-distance; do
+  haad evaluate --dataset kinder-gator --protocol category --method "$method" --crop resample --seeds 10 --quiet \
+    --out "$out/kinder-gator-category-$method-whole"
+done
 # One-model-per-category baselines, trained on each task's whole support pool; 3 seeds as in the
 # category comparison (a seed changes only their initialisation). About 1 hour on 2 cores.
 if [ "${WITH_BASELINES:-1}" = 1 ]; then

@@ -224,3 +224,17 @@ def test_long_recordings_are_scored_in_chunks(monkeypatch):
     assert [r["start_frame"] for r in whole] == [r["start_frame"] for r in chunked]
     np.testing.assert_allclose([float(r["score"]) for r in chunked], [float(r["score"]) for r in whole], rtol=1e-4)
     assert [r["p_value"] for r in chunked] == [r["p_value"] for r in whole]
+
+
+@pytest.mark.slow
+def test_pretrain_cli_records_the_window_it_was_told(tmp_path):
+    r = haad("pretrain", "--datasets", "synthetic", "--train-crops", "first", "--out", tmp_path / "bad", check=False)
+    assert r.returncode == 2 and "train_crops" in r.stderr and "'resample'" in r.stderr
+    assert not (tmp_path / "bad" / "config.json").exists()
+    haad("pretrain", "--datasets", "synthetic", "--epochs", "1", "--iters-per-epoch", "2", "--crop", "first",
+         "--train-crops", "first", "--out", tmp_path / "enc", "--quiet")
+    meta = json.loads((tmp_path / "enc" / "config.json").read_text())["meta"]
+    assert meta["window"]["crop"] == "first" and meta["pretrained"]["train_crops"] == ["first"]
+    from haad.encoders import resolve_encoder
+
+    assert resolve_encoder(tmp_path / "enc").window == WindowConfig(crop="first")

@@ -113,8 +113,13 @@ def test_detect_fit_save_score_stream(tmp_path):
     out2 = tmp_path / "again.csv"
     haad("detect", "--input", npz, "--detector", tmp_path / "det", "--out", out2)
     assert [x["score"] for x in csv.DictReader(out2.open())] == [x["score"] for x in rows]
+    # a detector fitted on whole clips (the built-in encoder's window) refuses sliding windows, saying how
     out3 = tmp_path / "stream.csv"
-    haad("detect", "--input", npz, "--detector", tmp_path / "det", "--stream", "--hop", "20", "--out", out3)
+    r = haad("detect", "--input", npz, "--detector", tmp_path / "det", "--stream", "--out", out3, check=False)
+    assert r.returncode == 2 and "--crop first" in r.stderr and not out3.exists()
+    haad("detect", "--input", npz, "--support", npz, "--category", "walk", "--k-shot", "3", "--crop", "first",
+         "--save", tmp_path / "det-first", "--out", tmp_path / "first.csv")
+    haad("detect", "--input", npz, "--detector", tmp_path / "det-first", "--stream", "--hop", "20", "--out", out3)
     assert len(list(csv.DictReader(out3.open()))) > 480
     r = haad("detect", "--input", npz, "--support", npz, "--category", "nope", "--out", out2, check=False)
     assert r.returncode == 2 and "nope" in r.stderr

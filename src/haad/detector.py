@@ -205,8 +205,8 @@ class FewShotDetector(BaseDetector):
         one window (crop resample): slices of a recording would be compared at another time scale."""
         if self.window.crop == "resample":
             raise ValueError("stream: this detector resamples each whole clip to one window (crop resample); a long "
-                             "recording needs sliding windows of fixed length: fit it with "
-                             "SupportConfig(window=WindowConfig(crop='first')) (haad detect --stream does)")
+                             "recording needs sliding windows of fixed length: fit it with haad detect --support ... "
+                             "--stream or --crop first (Python: SupportConfig(window=WindowConfig(crop='first')))")
 
     def stream_starts(self, stream: np.ndarray, hop: int = 10) -> tuple[np.ndarray, int]:
         """The sliding windows over a long (T, J, 3) recording without cutting them: (start frames, input

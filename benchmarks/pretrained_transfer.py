@@ -10,7 +10,8 @@ For every dev dataset D:
 - ``whole clips``: the same with each whole clip resampled to the 60-frame window (``--crop resample``,
   the pretrained encoder's window) instead of the protocol's first 60 frames (own encoder:
   ``haad evaluate --dataset D --crop resample``, archived under results/json/core/D-fewshot-ep20-resample);
-- ``LODO``: an encoder pretrained on the other dev datasets, never on D: every category of D is unseen;
+- ``LODO``: an encoder pretrained on the other dev datasets, never on D: every category of D is unseen
+  (also scored as the pool NN floor is: whole training pool as support, nearest-neighbour distance);
 - ``pretrained``: an encoder pretrained on the seen categories of every dev dataset (D's unseen
   categories excluded), the in-dataset case; built as the shipped one is (``PretrainConfig``'s defaults).
 The last two are scored twice: with the hybrid embedding the encoder ships with (haad.hybrid) and with
@@ -52,9 +53,29 @@ WHOLE = WindowConfig(crop="resample")  # the pretrained encoder's window: each w
 
 def pool_nn_floor(name: str, window: WindowConfig = WindowConfig()) -> float:
     """Mean AUC over categories: DCT embedding, whole training pool as support, nearest-neighbour distance."""
+    return pool_nn(name, lambda data: DCTEmbedder()(make_windows(data.clips, data.layout.root, window)))
+
+
+def pool_nn_encoder(name: str, encoder_dir: Path) -> float:
+    """:func:`pool_nn_floor` with a pretrained encoder's embedding (its space and its window) instead."""
+    from haad.encoders import resolve_encoder
+    from haad.preprocess import prepare_collection
+
+    chosen = resolve_encoder(encoder_dir, exact=True)
+
+    def embed(data):
+        prepared = prepare_collection(data, chosen.normalization)
+        return chosen.embedder(make_windows(prepared.clips, prepared.layout.root, chosen.window))
+
+    return pool_nn(name, embed)
+
+
+def pool_nn(name: str, embed) -> float:
+    """Mean AUC over categories: ``embed(collection)``'s embeddings, D's whole training pool of the normal
+    category as support, the distance to the nearest support clip as the score (no draws)."""
     data = load_dataset(name)
     split = protocol_split(data)
-    emb = DCTEmbedder()(make_windows(data.clips, data.layout.root, window))
+    emb = embed(data)
     test = emb[split.test]
     aucs = []
     for c, pool in enumerate(split.train_pools):
@@ -129,6 +150,7 @@ def main() -> None:
             "own_whole": row(own_whole) if own_whole else None,
             "lodo_learned": row(evaluate(data, cfg, encoder_dir=learned_only(lodo), progress=False)),
             "lodo": row(evaluate(data, cfg, encoder_dir=lodo, progress=False)),
+            "lodo_pool_nn": pool_nn_encoder(d, lodo),
             "pretrained_learned": row(evaluate(data, cfg, encoder_dir=learned_only(all_dir), progress=False)),
             "pretrained": row(evaluate(data, cfg, encoder_dir=all_dir, progress=False)),
         }
@@ -149,13 +171,14 @@ def markdown(out: dict) -> str:
     def cell(r):
         return "–" if r is None else f"{r['mean']:.3f} ± {r['std']:.3f}"
 
-    pool = ("floor_pool_nn", "floor_pool_nn_whole")
+    pool = ("floor_pool_nn", "floor_pool_nn_whole", "lodo_pool_nn")
     tables = (
         (("floor_k3", "floor_k3_whole", "floor_pool_nn", "floor_pool_nn_whole", "bones", "own", "own_whole"),
          "| dataset | floor K=3 | floor K=3, whole clips | floor pool NN | floor pool NN, whole clips | bone directions "
          "| own encoder | own encoder, whole clips |"),
-        (("lodo_learned", "lodo", "pretrained_learned", "pretrained"),
-         "| dataset | LODO, learned part | **LODO, hybrid** | in-dataset, learned part | **in-dataset, hybrid** |"),
+        (("lodo_learned", "lodo", "lodo_pool_nn", "pretrained_learned", "pretrained"),
+         "| dataset | LODO, learned part | **LODO, hybrid** | LODO, hybrid, pool NN | in-dataset, learned part "
+         "| **in-dataset, hybrid** |"),
     )
     lines = []
     for cols, head in tables:

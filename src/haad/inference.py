@@ -220,8 +220,6 @@ def score_rows(detector: FewShotDetector, data: Collection, config: ScoreConfig 
     detector = for_input(detector, data, name, joint_map)
     if len(data.clips) == 0:
         raise ValueError(f"{name}: no clips to score")
-    if config.stream:
-        detector.check_streamable()
     if config.alpha is not None:
         check_alpha(config.alpha, detector.n_real_support_, "alpha")
     method = config.explain_method

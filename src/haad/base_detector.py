@@ -23,8 +23,24 @@ from pathlib import Path
 
 import numpy as np
 
-from haad.data.windows import WindowConfig, make_windows
+from haad.data.windows import WindowConfig, frame_windows
 from haad.skeleton import Layout
+
+
+# Frames of clips prepared and windowed together: enough that numpy's per-call cost vanishes over
+# many short clips, few enough that the float64 temporaries of preparation stay in the tens of MB.
+BLOCK_FRAMES = 8192
+
+
+def _blocks(lengths: list) -> list:
+    """Numbers of consecutive clips, each block about :data:`BLOCK_FRAMES` frames (at least one clip)."""
+    out, n, frames = [], 0, 0
+    for t in lengths:
+        if n and frames + t > BLOCK_FRAMES:
+            out.append(n)
+            n, frames = 0, 0
+        n, frames = n + 1, frames + t
+    return out + [n] if n else out
 
 
 class BaseDetector(ABC):
@@ -54,18 +70,37 @@ class BaseDetector(ABC):
             return np.ascontiguousarray(X, dtype=np.float32)
         j = self.layout.num_joints
         clips = [X] if isinstance(X, np.ndarray) and X.ndim == 3 else list(X)
+        clips = [np.asarray(c) for c in clips]
         for i, c in enumerate(clips):
-            c = np.asarray(c)
             if c.ndim != 3 or c.shape[1:] != (j, 3):
                 raise ValueError(f"clip {i}: expected (frames, {j}, 3) for layout {self.layout.name!r}, got {c.shape}")
-            if len(c) == 0 or not np.isfinite(c).all():
+            if len(c) == 0:
                 raise ValueError(f"clip {i}: empty or contains NaN/inf")
-        return make_windows([self.prepare(c) for c in clips], self.window_layout.root, self.window)
+        if not clips:
+            raise ValueError("no clips to window")
+        out, first = [], 0
+        for block in _blocks([len(c) for c in clips]):
+            frames = np.concatenate(clips[first:first + block])
+            lengths = [len(c) for c in clips[first:first + block]]
+            if not np.isfinite(frames).all():
+                bad = np.flatnonzero(~np.isfinite(frames).all(axis=(1, 2)))[0]
+                i = first + int(np.searchsorted(np.cumsum(lengths), bad, side="right"))
+                raise ValueError(f"clip {i}: empty or contains NaN/inf")
+            frames, lengths = self.prepare_frames(frames, lengths)
+            out.append(frame_windows(frames, lengths, self.window_layout.root, self.window))
+            first += block
+        return out[0] if len(out) == 1 else np.concatenate(out)
 
     def prepare(self, clip: np.ndarray) -> np.ndarray:
         """A clip as the detector windows it (unchanged here; a pretrained encoder's detector maps it
         to the canonical skeleton and normalises it)."""
         return clip
+
+    def prepare_frames(self, frames: np.ndarray, lengths) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`prepare` of clips held end to end (``frames``, clip i the next ``lengths[i]`` frames):
+        the prepared frames end to end and their clips' lengths. A subclass that prepares clips
+        overrides both; here they pass unchanged."""
+        return frames, np.asarray(lengths)
 
     @property
     def window_layout(self) -> Layout:

@@ -218,9 +218,18 @@ class JointMapping:
             raise ValueError(
                 f"expected (..., {self.num_source_joints}, 3) for layout {self.source_layout!r}, got {x.shape}"
             )
-        # (16, J) @ (..., J, 3): one broadcast product, several times faster than an einsum (identical
-        # float32 results on every dataset's clips).
-        return np.matmul(self.matrix, x.astype(np.float64, copy=False)).astype(np.float32)
+        # One matrix product over all frames, (..., 3J) @ (3J, 48): twice as fast as the broadcast
+        # (16, J) @ (..., J, 3), whose per-frame products it repeats term for term (the extra terms
+        # are exact zeros), and several times faster than an einsum.
+        flat = x.reshape(-1, self.num_source_joints * 3).astype(np.float64, copy=False)
+        return (flat @ self._frame_matrix).astype(np.float32).reshape(x.shape[:-2] + (len(CANONICAL_NAMES), 3))
+
+    @cached_property
+    def _frame_matrix(self) -> np.ndarray:
+        """(3J, 48): :attr:`matrix` acting on a frame's flattened coordinates."""
+        m = np.kron(self.matrix, np.eye(3)).T.copy()
+        m.setflags(write=False)
+        return m
 
     def describe(self) -> str:
         """One line per canonical joint: which source joints (and weights) feed it, and how."""

@@ -93,6 +93,11 @@ class FewShotDetector(BaseDetector):
         normalised space) when there is one."""
         return clip if self.preprocessor is None else self.preprocessor(clip)
 
+    def prepare_frames(self, frames: np.ndarray, lengths) -> tuple[np.ndarray, np.ndarray]:
+        if self.preprocessor is None:
+            return frames, np.asarray(lengths)
+        return self.preprocessor.frames(frames, lengths)
+
     @property
     def window_layout(self) -> Layout:
         return self.layout if self.preprocessor is None else self.preprocessor.layout

@@ -60,7 +60,9 @@ __all__ = [
     "hands_forward",
     "is_mirrored",
     "normalize_clip",
+    "normalize_clips",
     "normalize_collection",
+    "normalize_frames",
     "resample_fps",
     "unit_factor",
     "up_rotation",
@@ -138,6 +140,66 @@ def _canonical_view(clip, layout: Layout) -> np.ndarray:
     return map_layout(layout).apply(x).astype(np.float64)
 
 
+class _Frames:
+    """Many clips' frames end to end: float64 ``x`` (F, 16, 3) on the canonical skeleton, which every
+    step measures, ``source`` (the clips' own skeleton, which the maps apply to; ``None``: ``x``),
+    and where each clip lies.
+
+    Every step measures each clip on its own; holding the clips end to end lets one numpy call per
+    quantity measure all of them (per-clip calls cost far more in overhead than in arithmetic).
+    """
+
+    def __init__(self, x: np.ndarray, lengths, source: np.ndarray | None = None):
+        self.x, self.source = x, source
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        if (self.lengths < 1).any():
+            raise ValueError("every clip needs at least one frame")
+        self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
+        self.ids = np.repeat(np.arange(len(self.lengths)), self.lengths)
+
+    @classmethod
+    def of(cls, clips, layout: Layout = CANONICAL) -> "_Frames":
+        """Clips of ``layout`` (each checked and mapped like :func:`_canonical_view`), end to end."""
+        clips = [np.asarray(c) for c in clips]
+        j = layout.num_joints
+        for i, c in enumerate(clips):
+            if c.ndim != 3 or c.shape[1:] != (j, 3) or len(c) == 0:
+                raise ValueError(f"clip {i}: expected a (T, {j}, 3) clip for layout {layout.name!r}, got {c.shape}")
+        x = np.concatenate(clips).astype(np.float64, copy=False) if len(clips) > 1 else \
+            clips[0].astype(np.float64, copy=False)
+        if layout is CANONICAL or layout == CANONICAL:
+            return cls(x, [len(c) for c in clips])
+        return cls(map_layout(layout).apply(x).astype(np.float64), [len(c) for c in clips], source=x)
+
+    def median(self, v: np.ndarray) -> np.ndarray:
+        """(N,) median of each clip's frames of per-frame values ``v`` (F,), as :func:`numpy.median`."""
+        n = self.lengths
+        v = v[np.lexsort((v, self.ids))]  # each clip's values in order, clip after clip
+        return (v[self.starts + (n - 1) // 2] + v[self.starts + n // 2]) / 2
+
+    def transform(self, a: np.ndarray, b: np.ndarray | None = None, frames: np.ndarray | None = None) -> np.ndarray:
+        """``frames`` (default ``x``; F frames of any joints) through their clip's affine map,
+        ``frames @ a[clip].T + b[clip]``.
+
+        One matrix product per clip: the same float64 products as a single clip's ``x @ a.T``, and
+        faster than one broadcast expression over all frames (whose temporaries are 9 times the frames)."""
+        x = self.x if frames is None else frames
+        out = np.empty_like(x)
+        for i, (s, n) in enumerate(zip(self.starts.tolist(), self.lengths.tolist())):
+            np.matmul(x[s:s + n], a[i].T, out=out[s:s + n])
+            if b is not None:
+                out[s:s + n] += b[i]
+        return out
+
+
+def _heights(fr: _Frames, x: np.ndarray | None = None) -> np.ndarray:
+    """(N,) :func:`body_height` of each clip."""
+    x = fr.x if x is None else x
+    d = x[:, _CHAIN_A] - x[:, _CHAIN_B]
+    lengths = np.sqrt(d[..., 0] ** 2 + d[..., 1] ** 2 + d[..., 2] ** 2)  # (F, bones); the sum as .sum(-1) adds
+    return fr.median(lengths @ _CHAIN_W)
+
+
 def body_height(clip, layout: Layout = CANONICAL) -> float:
     """Body size: the median over frames of the summed bone lengths ankle -> knee -> hip -> pelvis ->
     spine -> neck -> head (each leg bone averaged over left and right).
@@ -146,8 +208,17 @@ def body_height(clip, layout: Layout = CANONICAL) -> float:
     and lying down; the median ignores frames with tracking glitches.
     """
     c = _canonical_view(clip, layout)
-    lengths = np.sqrt(((c[:, _CHAIN_A] - c[:, _CHAIN_B]) ** 2).sum(-1))  # (T, bones)
-    return float(np.median(lengths @ _CHAIN_W))
+    return float(_heights(_Frames(c, [len(c)]))[0])
+
+
+def _unit_factors(heights: np.ndarray, factors) -> np.ndarray:
+    """(N,) :func:`unit_factor` of each height."""
+    h = np.asarray(heights, dtype=np.float64)
+    f = np.asarray(factors, dtype=np.float64)
+    ok = np.isfinite(h) & (h > _EPS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dist = np.abs(np.log(f[None] * np.where(ok, h, 1.0)[:, None] / TYPICAL_CHAIN_HEIGHT))
+    return np.where(ok, f[np.argmin(dist, axis=1)], 1.0)
 
 
 def unit_factor(height: float, factors=(1.0, 0.01, 0.001)) -> float:
@@ -155,23 +226,40 @@ def unit_factor(height: float, factors=(1.0, 0.01, 0.001)) -> float:
 
     1.0 for a degenerate (zero or non-finite) height.
     """
-    if not (np.isfinite(height) and height > _EPS):
-        return 1.0
-    dist = [abs(np.log(f * height / TYPICAL_CHAIN_HEIGHT)) for f in factors]
-    return float(factors[int(np.argmin(dist))])
+    return float(_unit_factors([height], factors)[0])
 
 
-def _rotation_onto_y(u: np.ndarray) -> np.ndarray:
-    """The smallest rotation taking unit vector ``u`` to +y (Rodrigues' formula)."""
-    y = np.array([0.0, 1.0, 0.0])
-    c = float(u @ y)
-    if c > 1 - 1e-12:
-        return np.eye(3)
-    if c < -1 + 1e-12:  # upside down: half a turn about x
-        return np.diag([1.0, -1.0, -1.0])
-    v = np.array([-u[2], 0.0, u[0]])  # u x y for y = +y (np.cross's general form costs more than the rest)
-    k = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
-    return np.eye(3) + k + k @ k / (1 + c)
+def _rotations_onto_y(u: np.ndarray) -> np.ndarray:
+    """(N, 3, 3): the smallest rotation taking each unit vector of ``u`` (N, 3) to +y (Rodrigues' formula)."""
+    c = u[:, 1]
+    # k is the cross-product matrix of v = u x (+y) = (-u_z, 0, u_x)
+    k = np.zeros((len(u), 3, 3))
+    k[:, 0, 1], k[:, 1, 0] = -u[:, 0], u[:, 0]
+    k[:, 1, 2], k[:, 2, 1] = u[:, 2], -u[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.eye(3) + k + (k @ k) / (1 + c)[:, None, None]
+    r[c > 1 - 1e-12] = np.eye(3)
+    r[c < -1 + 1e-12] = np.diag([1.0, -1.0, -1.0])  # upside down: half a turn about x
+    return r
+
+
+def _up_rotations(fr: _Frames, trunk: np.ndarray, snap: bool) -> np.ndarray:
+    """(N, 3, 3) :func:`up_rotation` of each clip, from its frames' pelvis and neck ``trunk`` (F, 2, 3)."""
+    d = trunk[:, 1] - trunk[:, 0]
+    n = np.linalg.norm(d, axis=-1)
+    ok = n > _EPS
+    unit = np.where(ok[:, None], d / np.where(ok, n, 1.0)[:, None], 0.0)
+    count = np.add.reduceat(ok.astype(np.int64), fr.starts)
+    u = np.add.reduceat(unit, fr.starts, axis=0) / np.maximum(count, 1)[:, None]
+    norm = np.linalg.norm(u, axis=-1)
+    keep = (count > 0) & (norm >= 1e-6)
+    u = np.where(keep[:, None], u / np.where(keep, norm, 1.0)[:, None], (0.0, 1.0, 0.0))
+    if snap:
+        k = np.argmax(np.abs(u), axis=1)
+        axis = np.zeros_like(u)
+        axis[np.arange(len(u)), k] = np.sign(u[np.arange(len(u)), k])
+        u = axis
+    return _rotations_onto_y(u)
 
 
 def up_rotation(clip, layout: Layout = CANONICAL, snap: bool = False) -> np.ndarray:
@@ -183,22 +271,31 @@ def up_rotation(clip, layout: Layout = CANONICAL, snap: bool = False) -> np.ndar
     ``snap``: replace the direction by the nearest signed coordinate axis first.
     """
     c = _canonical_view(clip, layout)
-    d = c[:, _J["neck"]] - c[:, _J["pelvis"]]
-    n = np.linalg.norm(d, axis=-1)
-    ok = n > _EPS
-    if not ok.any():
-        return np.eye(3)
-    u = (d[ok] / n[ok, None]).mean(axis=0)
-    norm = np.linalg.norm(u)
-    if norm < 1e-6:
-        return np.eye(3)
-    u = u / norm
-    if snap:
-        k = int(np.argmax(np.abs(u)))
-        axis = np.zeros(3)
-        axis[k] = np.sign(u[k])
-        u = axis
-    return _rotation_onto_y(u)
+    return _up_rotations(_Frames(c, [len(c)]), c[:, [_J["pelvis"], _J["neck"]]], snap)[0]
+
+
+_SIDES = [_J["right_hip"], _J["left_hip"], _J["right_shoulder"], _J["left_shoulder"]]
+
+
+def _facing_rotations(fr: _Frames, sides: np.ndarray, extent: np.ndarray) -> np.ndarray:
+    """(N, 3, 3) :func:`facing_rotation` of each clip, from its y-up frames' side joints ``sides``
+    (F, 4, 3: right hip, left hip, right shoulder, left shoulder) and each clip's extent (N,), its
+    largest absolute coordinate: a direction shorter than 1e-6 of it (or of 1 m) is none."""
+    a = (sides[:, 0] - sides[:, 1]) + (sides[:, 2] - sides[:, 3])
+    h = a[:, [0, 2]]
+    n = np.linalg.norm(h, axis=-1)
+    ok = np.flatnonzero(n > 1e-6 * np.maximum(1.0, extent)[fr.ids])
+    # the first defined frame of each clip: the first ok index at or after its start, if inside it
+    first = np.searchsorted(ok, fr.starts)
+    pick = ok[np.minimum(first, max(len(ok) - 1, 0))] if len(ok) else np.zeros(len(fr.starts), np.int64)
+    found = (first < len(ok)) & (pick < fr.starts + fr.lengths)
+    phi = np.arctan2(h[pick, 1], h[pick, 0]) if len(ok) else np.zeros(len(fr.starts))
+    cs, sn = np.cos(phi), np.sin(phi)
+    # x' = cos*x + sin*z, z' = -sin*x + cos*z: (ax, az) -> (|a|, 0).
+    r = np.zeros((len(fr.starts), 3, 3))
+    r[:, 0, 0], r[:, 0, 2], r[:, 1, 1], r[:, 2, 0], r[:, 2, 2] = cs, sn, 1.0, -sn, cs
+    r[~found] = np.eye(3)
+    return r
 
 
 def facing_rotation(clip, layout: Layout = CANONICAL) -> np.ndarray:
@@ -209,17 +306,7 @@ def facing_rotation(clip, layout: Layout = CANONICAL) -> np.ndarray:
     :func:`up_rotation`). Identity when no frame defines it.
     """
     c = _canonical_view(clip, layout)
-    a = (c[:, _J["right_hip"]] - c[:, _J["left_hip"]]) + (c[:, _J["right_shoulder"]] - c[:, _J["left_shoulder"]])
-    h = a[:, [0, 2]]
-    n = np.linalg.norm(h, axis=-1)
-    ok = np.flatnonzero(n > 1e-6 * max(1.0, float(np.abs(c).max(initial=0.0))))
-    if len(ok) == 0:
-        return np.eye(3)
-    ax, az = h[ok[0]]
-    phi = np.arctan2(az, ax)
-    cs, sn = np.cos(phi), np.sin(phi)
-    # x' = cos*x + sin*z, z' = -sin*x + cos*z: (ax, az) -> (|a|, 0).
-    return np.array([[cs, 0.0, sn], [0.0, 1.0, 0.0], [-sn, 0.0, cs]])
+    return _facing_rotations(_Frames(c, [len(c)]), c[:, _SIDES], np.array([np.abs(c).max(initial=0.0)]))[0]
 
 
 def hands_forward(clip, layout: Layout = CANONICAL) -> float:
@@ -227,8 +314,45 @@ def hands_forward(clip, layout: Layout = CANONICAL) -> float:
     faces -z (after steps 2-3). Negative: the hands are in front of the body, as in almost every action.
     """
     c = _canonical_view(clip, layout)
-    mid = 0.5 * (c[:, _J["left_wrist"]] + c[:, _J["right_wrist"]])
-    return float(np.median(mid[:, 2] - c[:, _J["neck"]][:, 2]))
+    return float(_hands(_Frames(c, [len(c)]), c)[0])
+
+
+def _hands(fr: _Frames, x: np.ndarray) -> np.ndarray:
+    """(N,) :func:`hands_forward` of each clip of ``x`` (the frames of ``fr``, normalised)."""
+    mid = 0.5 * (x[:, _J["left_wrist"], 2] + x[:, _J["right_wrist"], 2])
+    return fr.median(mid - x[:, _J["neck"], 2])
+
+
+def _maps(fr: _Frames, config: SensorNormConfig, mirrored: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 1-5 for every clip of ``fr``: (N, 3, 3) ``A`` and (N, 3) ``b`` (see :func:`clip_transform`)."""
+    n = len(fr.lengths)
+    a = np.broadcast_to(np.eye(3), (n, 3, 3)).copy()
+    h = _heights(fr) if (config.units or config.scale) else np.zeros(n)
+    if config.units:
+        f = _unit_factors(h, config.unit_factors)
+        a, h = f[:, None, None] * a, f * h
+    if config.up_axis:
+        # a is the units factor times the identity here: scaling the trunk is that product, exactly
+        trunk = fr.x[:, [_J["pelvis"], _J["neck"]]] * a[:, 0, 0][fr.ids, None, None]
+        a = _up_rotations(fr, trunk, config.up_snap) @ a
+    if config.facing:
+        # the clip's extent (its largest absolute coordinate, in the units found) sets what "zero" is
+        extent = np.maximum.reduceat(np.abs(fr.x).reshape(len(fr.x), -1).max(axis=1), fr.starts) * np.abs(a[:, 0, 0])
+        sides = fr.x[:, _SIDES]
+        at = a.transpose(0, 2, 1)[fr.ids][:, None]  # (F, 1, 3, 3)
+        sides = sides[..., 0, None] * at[:, :, 0] + sides[..., 1, None] * at[:, :, 1] + sides[..., 2, None] * at[:, :, 2]
+        a = _facing_rotations(fr, sides, extent) @ a
+    if mirrored:
+        a = np.diag([1.0, 1.0, -1.0]) @ a
+    if config.scale:
+        # Rotations and the mirror keep bone lengths: the height is the one measured above.
+        big = h > _EPS
+        a = np.where(big[:, None, None], (config.height / np.where(big, h, 1.0))[:, None, None] * a, a)
+    b = np.zeros((n, 3))
+    if config.center:
+        p = fr.x[fr.starts, _J["pelvis"]]
+        b = -np.stack([p[i] @ a[i].T for i in range(n)])  # as one clip's vector-matrix product rounds
+    return a, b
 
 
 def clip_transform(clip, layout: Layout = CANONICAL, config: SensorNormConfig = SensorNormConfig(),
@@ -239,24 +363,8 @@ def clip_transform(clip, layout: Layout = CANONICAL, config: SensorNormConfig = 
     Useful to apply one clip's normalisation to something derived from it (e.g. generated variants).
     """
     x = _canonical_view(clip, layout)
-    a = np.eye(3)
-    h = body_height(x) if (config.units or config.scale) else 0.0
-    if config.units:
-        f = unit_factor(h, config.unit_factors)
-        a, h = f * a, f * h
-    if config.up_axis:
-        a = up_rotation(x @ a.T, snap=config.up_snap) @ a
-    if config.facing:
-        a = facing_rotation(x @ a.T) @ a
-    if mirrored:
-        a = np.diag([1.0, 1.0, -1.0]) @ a
-    if config.scale and h > _EPS:
-        # Rotations and the mirror keep bone lengths: the height is the one measured above.
-        a = (config.height / h) * a
-    b = np.zeros(3)
-    if config.center:
-        b = -(x[0, _J["pelvis"]] @ a.T)
-    return a, b
+    a, b = _maps(_Frames(x, [len(x)]), config, mirrored)
+    return a[0], b[0]
 
 
 def resample_fps(clip, fps_in: float, fps_out: float) -> np.ndarray:
@@ -281,11 +389,61 @@ def resample_fps(clip, fps_in: float, fps_out: float) -> np.ndarray:
     return ((1 - w) * x64[i0] + w * x64[i0 + 1]).astype(x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)
 
 
-def _apply(x: np.ndarray, a: np.ndarray, b: np.ndarray, fps, config: SensorNormConfig) -> np.ndarray:
-    out = x @ a.T + b
-    if config.fps is not None and fps is not None:
-        out = resample_fps(out, float(fps), float(config.fps))
-    return out.astype(np.float32)
+# Frames measured together: large enough that numpy's per-call cost vanishes, small enough that the
+# float64 temporaries (a few hundred bytes per frame) stay in the tens of MB for any collection.
+CHUNK_FRAMES = 8192
+
+
+def _batches(clips, layout: Layout):
+    """``(first clip index, _Frames)`` of consecutive clips, about :data:`CHUNK_FRAMES` frames each."""
+    i = 0
+    while i < len(clips):
+        j, frames = i, 0
+        while j < len(clips) and (j == i or frames + len(clips[j]) <= CHUNK_FRAMES):
+            frames += len(clips[j])
+            j += 1
+        yield i, _Frames.of(clips[i:j], layout)
+        i = j
+
+
+def _normalized(fr: _Frames, a: np.ndarray, b: np.ndarray, fps, config: SensorNormConfig):
+    """The frames of ``fr`` through their clip's map, resampled to ``config.fps`` when ``fps`` is known:
+    float32 frames end to end and each clip's new length."""
+    out = fr.transform(a, b, fr.source)
+    if config.fps is not None and fps is not None and float(fps) != float(config.fps):
+        clips = [resample_fps(c, float(fps), float(config.fps)) for c in np.split(out, fr.starts[1:])]
+        return np.concatenate(clips).astype(np.float32), np.array([len(c) for c in clips], dtype=np.int64)
+    return out.astype(np.float32), fr.lengths
+
+
+def normalize_frames(frames, lengths, fps: float | None = None, config: SensorNormConfig = SensorNormConfig(),
+                     mirrored: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`normalize_clip` of clips held end to end: ``frames`` (F, 16, 3) on the canonical skeleton,
+    clip i being the next ``lengths[i]`` frames. Each clip is measured on its own, as there, but all
+    in the same numpy calls: several times faster than clip by clip for short clips. Returns float32
+    frames end to end and the clips' lengths (new ones when resampled)."""
+    x = np.asarray(frames, dtype=np.float64)
+    if x.ndim != 3 or x.shape[1:] != (CANONICAL.num_joints, 3):
+        raise ValueError(f"expected canonical frames (F, {CANONICAL.num_joints}, 3), got {x.shape}")
+    fr = _Frames(x, lengths)
+    if fr.lengths.sum() != len(x):
+        raise ValueError(f"the clips' lengths add up to {fr.lengths.sum()} frames, not {len(x)}")
+    a, b = _maps(fr, config, mirrored)
+    return _normalized(fr, a, b, fps, config)
+
+
+def normalize_clips(clips, layout: Layout = CANONICAL, fps: float | None = None,
+                    config: SensorNormConfig = SensorNormConfig(), mirrored: bool = False) -> list:
+    """:func:`normalize_clip` of every clip of a list, measured together (see :func:`normalize_frames`).
+    Returns float32 clips on the canonical skeleton."""
+    clips = list(clips)
+    if layout != CANONICAL:
+        map_layout(layout)  # fail early, with the mapping's message, for a layout it cannot measure
+    out = []
+    for _, fr in _batches(clips, layout):
+        frames, lengths = _normalized(fr, *_maps(fr, config, mirrored), fps, config)
+        out.extend(np.split(frames, np.cumsum(lengths)[:-1]))
+    return out
 
 
 def normalize_clip(clip, layout: Layout = CANONICAL, fps: float | None = None,
@@ -299,8 +457,8 @@ def normalize_clip(clip, layout: Layout = CANONICAL, fps: float | None = None,
     tell, so this is never guessed here.
     """
     x = np.asarray(clip, dtype=np.float64)
-    a, b = clip_transform(x, layout, config, mirrored=mirrored)
-    return _apply(x, a, b, fps, config)
+    fr = _Frames(_canonical_view(x, layout), [len(x)], source=None if layout == CANONICAL else x)
+    return _normalized(fr, *_maps(fr, config, mirrored), fps, config)[0]
 
 
 MIN_VOTERS = 5
@@ -313,16 +471,14 @@ def is_mirrored(hands) -> bool:
     return hands.size >= MIN_VOTERS and float(np.mean(hands > 0)) > 2 / 3
 
 
-def _transforms(collection, config: SensorNormConfig):
-    layout = collection.layout
-    if layout != CANONICAL:
-        map_layout(layout)  # fail early, with the mapping's message, for a layout it cannot measure
-    clips = [np.asarray(c, dtype=np.float64) for c in collection.clips]
-    return clips, [clip_transform(x, layout, config) for x in clips]
-
-
-def _vote(collection, clips, maps) -> bool:
-    return is_mirrored([hands_forward(x @ a.T, collection.layout) for x, (a, _) in zip(clips, maps)])
+def _hand_votes(collection, config: SensorNormConfig) -> np.ndarray:
+    """:func:`hands_forward` of every clip of a collection after its steps 1-3 (no centring)."""
+    voting = replace(config, center=False, up_axis=True, facing=True)
+    hands = []
+    for _, fr in _batches(list(collection.clips), collection.layout):
+        a, _ = _maps(fr, voting)
+        hands.append(_hands(fr, fr.transform(a)))
+    return np.concatenate(hands) if hands else np.zeros(0)
 
 
 def detect_mirrored(collection, config: SensorNormConfig = SensorNormConfig()) -> bool:
@@ -331,8 +487,9 @@ def detect_mirrored(collection, config: SensorNormConfig = SensorNormConfig()) -
     Decide once per sensor (e.g. on the support or training clips) and pass the answer as
     ``mirrored`` when normalising other clips of the same sensor, so that all are treated alike.
     """
-    clips, maps = _transforms(collection, replace(config, center=False, up_axis=True, facing=True))
-    return _vote(collection, clips, maps)
+    if collection.layout != CANONICAL:
+        map_layout(collection.layout)  # fail early, with the mapping's message
+    return is_mirrored(_hand_votes(collection, config))
 
 
 def normalize_collection(collection, config: SensorNormConfig = SensorNormConfig(),
@@ -344,12 +501,8 @@ def normalize_collection(collection, config: SensorNormConfig = SensorNormConfig
     The result keeps everything else; its ``fps`` is ``config.fps`` when the clips were resampled
     (the collection's rate known and ``config.fps`` set), else the collection's own.
     """
-    clips, maps = _transforms(collection, config)
     if mirrored is None:
-        mirrored = bool(config.handedness and config.up_axis and config.facing and _vote(collection, clips, maps))
-    if mirrored:
-        flip = np.diag([1.0, 1.0, -1.0])
-        maps = [(flip @ a, flip @ b) for a, b in maps]
+        mirrored = bool(config.handedness and config.up_axis and config.facing and detect_mirrored(collection, config))
+    clips = normalize_clips(collection.clips, collection.layout, collection.fps, config, mirrored)
     resampled = config.fps is not None and collection.fps is not None
-    return collection.with_clips([_apply(x, a, b, collection.fps, config) for x, (a, b) in zip(clips, maps)],
-                                 fps=float(config.fps) if resampled else None)
+    return collection.with_clips(clips, fps=float(config.fps) if resampled else None)

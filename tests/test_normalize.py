@@ -17,7 +17,9 @@ from haad.normalize import (
     facing_rotation,
     hands_forward,
     normalize_clip,
+    normalize_clips,
     normalize_collection,
+    normalize_frames,
     resample_fps,
     unit_factor,
     up_rotation,
@@ -404,3 +406,64 @@ def test_real_florence3d_z_up_and_mirrored():
     assert detect_mirrored(raw) and detect_mirrored(col)
     assert np.mean([hands_forward(normalize_clip(c, config=NOFPS)) > 0 for c in raw.clips]) > 0.9
     assert np.median([hands_forward(c) for c in out.clips]) < 0
+
+
+# ---------------------------------------------------------------- many clips measured together
+
+
+def clip_by_clip(clips, layout=CANONICAL, fps=None, config=SensorNormConfig(), mirrored=False):
+    return [normalize_clip(c, layout, fps, config, mirrored) for c in clips]
+
+
+def assert_same_clip(a, b):
+    # The matrix products round alike up to the last float64 bit, which BLAS may set differently for
+    # differently aligned memory; a value of another clip leaking in would differ by far more.
+    assert a.shape == b.shape
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-12)
+
+
+def test_clips_measured_together_are_each_measured_on_their_own():
+    """normalize_clips (and so a detector's batch) gives every clip exactly what it gets alone: no
+    statistic leaks between neighbouring clips, degenerate ones included."""
+    clips = [body_clip(frames=f, seed=f, size=s) for f, s in ((40, 1.0), (1, 1.0), (25, 100.0), (60, 0.6))]
+    clips += [np.zeros((5, 16, 3)), np.repeat(np.array([[0.0, 1.0, 0.0]]), 16, axis=0)[None].repeat(4, axis=0)]
+    z_up = body_clip(frames=30, seed=7) @ rot_x(np.pi / 2).T
+    clips.insert(3, z_up)
+    for cfg in (SensorNormConfig(), SensorNormConfig(up_snap=True), NOFPS, SensorNormConfig(scale=False, units=False)):
+        for fps, mirrored in ((None, False), (60.0, True)):
+            together = normalize_clips(clips, fps=fps, config=cfg, mirrored=mirrored)
+            alone = clip_by_clip(clips, fps=fps, config=cfg, mirrored=mirrored)
+            assert len(together) == len(alone)
+            for a, b in zip(together, alone):
+                assert_same_clip(a, b)
+    # frames end to end: the same clips, and their new lengths when resampled
+    frames, lengths = normalize_frames(np.concatenate(clips), [len(c) for c in clips], fps=60.0)
+    assert lengths.tolist() == [len(c) for c in clip_by_clip(clips, fps=60.0)]
+    assert_same_clip(frames, np.concatenate(clip_by_clip(clips, fps=60.0)))
+    with pytest.raises(ValueError, match="add up to"):
+        normalize_frames(np.concatenate(clips), [len(c) for c in clips[:-1]])
+
+
+def test_clips_measured_together_keep_their_own_layout():
+    canon = [body_clip(frames=f, seed=f) for f in (20, 33)]
+    mapping = map_layout(KINECT_UTD)
+    clips = []
+    for c in canon:
+        x = np.zeros((len(c), 20, 3))
+        for k, src in enumerate(mapping.sources):
+            x[:, src[0]] = c[:, k]
+        clips.append(x)
+    together = normalize_clips(clips, layout=KINECT_UTD, config=NOFPS)
+    assert [c.shape for c in together] == [(20, 20, 3), (33, 20, 3)]
+    for a, b in zip(together, clip_by_clip(clips, KINECT_UTD, config=NOFPS)):
+        assert_same_clip(a, b)
+
+
+@pytest.mark.parametrize("name", ["utd-mhad", "florence3d"])
+def test_real_clips_measured_together_equal_clip_by_clip(name):
+    from haad.data import load_dataset
+
+    col = canonicalize(load_dataset(name, require_dataset(name).parent))
+    clips = col.clips[::3]
+    for a, b in zip(normalize_clips(clips, fps=col.fps), clip_by_clip(clips, fps=col.fps)):
+        assert_same_clip(a, b)

@@ -81,6 +81,28 @@ def test_builtin_scores_an_unseen_sensor_without_training(tmp_path):
     assert np.corrcoef(other, scores)[0, 1] > 0.9  # measured 0.995
 
 
+def test_a_batch_of_clips_is_prepared_as_each_clip_alone(monkeypatch):
+    """The built-in detector prepares many clips together, in blocks: each clip's window and score are
+    the ones it gets alone (up to float64 rounding of the matrix products), across block edges too."""
+    import haad.base_detector as base
+
+    data = kinect_v2_collection(4)
+    det = fit_detector(data, None, SupportConfig(category="walk", k_shot=3))
+    clips = [c[: 5 + 7 * i] for i, c in enumerate(data.clips)]  # short and long, 1 frame up
+    clips[1] = data.clips[1][:1]
+    monkeypatch.setattr(base, "BLOCK_FRAMES", 150)  # several blocks
+    together = det.windows(clips)
+    alone = np.concatenate([det.windows([c]) for c in clips])
+    np.testing.assert_allclose(together, alone, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(det.decision_function(clips), [det.decision_function([c])[0] for c in clips],
+                               rtol=1e-5)
+    # a bad clip in a later block is named by its place in the whole list
+    bad = [c.copy() for c in clips]
+    bad[-2][0, 3, 1] = np.inf
+    with pytest.raises(ValueError, match=f"clip {len(clips) - 2}: empty or contains NaN/inf"):
+        det.decision_function(bad)
+
+
 def test_unmappable_layout_is_a_clear_error():
     data = kinect_v2_collection(2)
     bad = Collection([c[:, :3] for c in data.clips], data.labels, data.class_names,

@@ -28,7 +28,6 @@ from haad.storage import atomic_write_bytes
 
 EXPLAIN_METHODS = ("occlusion", "embedding")
 CHUNK = None  # windows scored (and explained) together; None: haad.detector.stream_chunk()
-PREPARE = 128  # windows prepared together inside a chunk
 
 
 @dataclass(frozen=True)
@@ -231,9 +230,9 @@ def score_rows(detector: FewShotDetector, data: Collection, config: ScoreConfig 
     rows = []
 
     def score_chunk(owners: list, starts: list, clips: list) -> None:
-        # Prepared (mapped, normalised, cut to the window) PREPARE at a time: their float64 temporaries
-        # stay a few MB, and the chunk's float32 windows are the one large array the chunk holds.
-        windows = np.concatenate([detector.windows(clips[i:i + PREPARE]) for i in range(0, len(clips), PREPARE)])
+        # Prepared (mapped, normalised, cut to the window) in blocks of frames (BaseDetector.windows), so
+        # their float64 temporaries stay bounded; the chunk's float32 windows are the one large array.
+        windows = detector.windows(clips)
         emb = detector.embed(windows)
         scores, p_values = detector.score_embeddings(emb), detector.p_values_embeddings(emb)
         flags = p_values <= config.alpha if config.alpha is not None else scores > detector.threshold_

@@ -35,7 +35,9 @@ clips), never per clip, so one unusual clip cannot swap the sides of its motion;
 once for a sensor so that its later clips can be treated alike.
 
 Steps 1-5 (and the mirror) are one affine map per clip, ``x @ A.T + b`` (:func:`clip_transform`);
-all are deterministic and computed in float64, with float32 out. Degenerate input (zero-length bones, a
+all are deterministic and computed in float64, with float32 out. Each clip's map depends on that
+clip alone; :func:`normalize_clips` and :func:`normalize_frames` measure many clips in the same numpy
+calls (clips held end to end), which is what makes preparing short clips cheap. Degenerate input (zero-length bones, a
 single frame, all joints at one point) leaves the corresponding step as the identity instead of
 producing NaN.
 """

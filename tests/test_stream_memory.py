@@ -127,6 +127,41 @@ def test_scoring_memory_does_not_grow_with_the_recording(canonical_data, monkeyp
     assert rows_bytes / n_large < 2048
 
 
+def test_rows_go_to_disk_as_they_come(canonical_data, monkeypatch, tmp_path):
+    """haad detect --stream without --report: write_csv(iter_rows(...)) holds no row beyond the one being
+    written, so the traced peak is the same for a recording four times as long; the file is the one
+    write_csv(score_rows(...)) writes; a failure part-way leaves an existing file as it was."""
+    det = FewShotDetector(DCTEmbedder(), canonical_data.layout).fit(canonical_data.clips[:3])
+    monkeypatch.setattr(inference, "CHUNK", 128)
+    config = ScoreConfig(stream=True, hop=10)
+    peaks = {}
+    for frames in (6_000, 48_000):
+        data = Collection([recording(canonical_data, frames, seed=2)], [0], ["recording"], canonical_data.layout,
+                          fps=canonical_data.fps)
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            n, flagged = inference.write_csv(inference.iter_rows(det, data, config), tmp_path / f"{frames}.csv")
+            peaks[frames] = tracemalloc.get_traced_memory()[1] - before
+        finally:
+            tracemalloc.stop()
+        rows = score_rows(det, data, config)
+        assert (n, flagged) == (len(rows), sum(r["anomalous"] for r in rows))
+        inference.write_csv(rows, tmp_path / "list.csv")
+        assert (tmp_path / f"{frames}.csv").read_bytes() == (tmp_path / "list.csv").read_bytes()
+    assert n > 700
+    assert peaks[48_000] <= 1.05 * peaks[6_000] + 128 * 1024, peaks  # the rows (0.4 kB each) would add 1.7 MB
+    # a bad frame near the end: the first chunks' rows were written, the error comes later
+    bad = Collection([recording(canonical_data, 6_000, seed=2)], [0], ["recording"], canonical_data.layout,
+                     fps=canonical_data.fps)
+    bad.clips[0][-3, 4, 1] = np.nan  # after the collection's own check, as a corrupt read would
+    before = (tmp_path / "6000.csv").read_bytes()
+    with pytest.raises(ValueError, match="NaN"):
+        inference.write_csv(inference.iter_rows(det, bad, config), tmp_path / "6000.csv")
+    assert (tmp_path / "6000.csv").read_bytes() == before
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
 def test_the_default_chunk_follows_torchs_threads():
     import torch
 

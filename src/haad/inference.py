@@ -5,14 +5,14 @@ recordings, and write one row per clip (or window) — what ``haad detect`` does
 collection; :func:`score_rows` scores a collection with it (the windows of all clips in chunks, see
 :func:`~haad.detector.stream_chunk`: per-clip calls cost far more, and a long recording's windows are
 cut a chunk at a time, so the memory beyond the recording and the rows stays bounded) and returns the
-rows; :func:`write_csv` writes them atomically.
+rows; :func:`iter_rows` gives the same rows chunk by chunk, and :func:`write_csv` writes either
+atomically (rows that come one by one go to disk as they come, so nothing grows with the recording).
 """
 
 from __future__ import annotations
 
 import copy
 import csv
-import io
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +24,7 @@ from haad.data.windows import WindowConfig
 from haad.detector import FewShotDetector, check_alpha, stream_chunk
 from haad.generator.bank import GenerationSettings
 from haad.preprocess import preprocessor_for
-from haad.storage import atomic_write_bytes
+from haad.storage import atomic_path
 
 EXPLAIN_METHODS = ("occlusion", "embedding")
 CHUNK = None  # windows scored (and explained) together; None: haad.detector.stream_chunk()
@@ -216,6 +216,14 @@ def score_rows(detector: FewShotDetector, data: Collection, config: ScoreConfig 
     """One row per clip (per window with ``config.stream``): clip, category, start_frame, score, p_value,
     anomalous, and top_joints with ``config.explain`` (``name`` labels the collection in errors;
     ``joint_map`` maps its joint names for a pretrained encoder, see :func:`for_input`)."""
+    return list(iter_rows(detector, data, config, name, joint_map))
+
+
+def iter_rows(detector: FewShotDetector, data: Collection, config: ScoreConfig = ScoreConfig(),
+              name: str = "input", joint_map=None):
+    """:func:`score_rows`' rows, one chunk of windows at a time: what is checked before scoring is
+    checked when this is called, and the rows of a chunk come once it is scored, so that a long
+    recording's rows can go to disk (:func:`write_csv`) without being held."""
     detector = for_input(detector, data, name, joint_map)
     if len(data.clips) == 0:
         raise ValueError(f"{name}: no clips to score")
@@ -227,9 +235,11 @@ def score_rows(detector: FewShotDetector, data: Collection, config: ScoreConfig 
                       "back to the embedding split (refit it on its support clips for occlusion)", stacklevel=2)
         method = "embedding"
     names = detector.window_layout.joint_names
-    rows = []
+    return _rows(detector, data, config, method, names)
 
-    def score_chunk(owners: list, starts: list, clips: list) -> None:
+
+def _rows(detector: FewShotDetector, data: Collection, config: ScoreConfig, method: str, names):
+    def score_chunk(owners: list, starts: list, clips: list):
         # Prepared (mapped, normalised, cut to the window) in blocks of frames (BaseDetector.windows), so
         # their float64 temporaries stay bounded; the chunk's float32 windows are the one large array.
         windows = detector.windows(clips)
@@ -243,7 +253,7 @@ def score_rows(detector: FewShotDetector, data: Collection, config: ScoreConfig 
             if shares is not None:
                 top = np.argsort(shares[w])[::-1][: config.explain]
                 row["top_joints"] = " ".join(f"{names[j]}:{shares[w, j]:.2f}" for j in top)
-            rows.append(row)
+            yield row
 
     # Windows are scored (and explained) in chunks: far cheaper than clip by clip, and a long recording's
     # windows are cut from it (views) as its chunks fill, never all at once.
@@ -258,17 +268,26 @@ def score_rows(detector: FewShotDetector, data: Collection, config: ScoreConfig 
             starts.append(int(s))
             windows.append(clip if h is None else clip[s:s + h])
             if len(windows) == chunk:
-                score_chunk(owners, starts, windows)
+                yield from score_chunk(owners, starts, windows)
                 owners, starts, windows = [], [], []
     if windows:
-        score_chunk(owners, starts, windows)
-    return rows
+        yield from score_chunk(owners, starts, windows)
 
 
-def write_csv(rows: list[dict], path) -> None:
-    """Write the rows of :func:`score_rows` as a CSV file, atomically."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_bytes(path, buf.getvalue().encode())
+def write_csv(rows, path) -> tuple[int, int]:
+    """Write rows of :func:`score_rows` (a list, or :func:`iter_rows` as they come) as a CSV file,
+    atomically: they go to a temporary file beside ``path`` as they arrive, which replaces ``path``
+    only once every row is written (an error on the way leaves ``path`` as it was). Returns the
+    number of rows and of rows flagged anomalous."""
+    n = flagged = 0
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = None
+        for row in rows:
+            if writer is None:
+                writer = csv.DictWriter(f, fieldnames=list(row))
+                writer.writeheader()
+            writer.writerow(row)
+            n, flagged = n + 1, flagged + int(row["anomalous"])
+        if writer is None:
+            raise ValueError(f"{path}: no rows to write")
+    return n, flagged

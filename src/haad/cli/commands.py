@@ -160,7 +160,7 @@ def cmd_detect(args) -> int:
     from haad.detector import FewShotDetector, check_alpha
     from haad.encoders import resolve_encoder
     from haad.generator.bank import GenerationSettings
-    from haad.inference import ScoreConfig, SupportConfig, fit_detector, score_rows, support_indices, write_csv
+    from haad.inference import ScoreConfig, SupportConfig, fit_detector, iter_rows, support_indices, write_csv
 
     gen_opts = {"--n-gen": args.n_gen, "--n-obs": args.n_obs, "--gen-steps": args.gen_steps, "--gen-seed": args.gen_seed}
     if args.generator is None and any(v is not None for v in gen_opts.values()):
@@ -214,17 +214,18 @@ def cmd_detect(args) -> int:
                            progress=not args.quiet)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        rows = score_rows(det, data, score, name=str(args.input), joint_map=joint_map)
+        rows = iter_rows(det, data, score, name=str(args.input), joint_map=joint_map)
+        if args.report is not None:
+            rows = list(rows)  # the report needs every row; without it they go to disk as they come
+        # Into a temporary file that replaces --out only once every row is in: a failed run replaces nothing.
+        n_rows, flagged = write_csv(rows, args.out)
     for w in caught:
         print(f"haad: warning: {w.message}", file=sys.stderr)
-    # Written last, once everything has been computed: a failed run replaces nothing.
-    write_csv(rows, args.out)
     if args.save is not None:
         det.save(args.save)
-    flagged = sum(r["anomalous"] for r in rows)
     rule = f"p-value <= {args.alpha}" if args.alpha is not None else f"above the threshold {det.threshold_:.4f}"
     encoder = det.provenance.get("encoder", "saved detector")
-    print(f"scored {len(rows)} {'windows' if args.stream else 'clips'} against {len(det.support_embeddings_)} "
+    print(f"scored {n_rows} {'windows' if args.stream else 'clips'} against {len(det.support_embeddings_)} "
           f"support embeddings (encoder {encoder}); {flagged} {rule}; written to {args.out}")
     if args.report is not None:
         from haad.report import write_detection_report

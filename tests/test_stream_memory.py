@@ -52,6 +52,23 @@ def recording(data: Collection, frames: int, seed: int = 0) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate(parts)[:frames], dtype=np.float32)
 
 
+def recorded(data: Collection, frames: int, seed: int = 0) -> Collection:
+    """A collection of one recording of ``frames`` frames (:func:`recording`)."""
+    return Collection([recording(data, frames, seed)], [0], ["recording"], data.layout, fps=data.fps)
+
+
+def traced(fn):
+    """``fn()``'s result and the traced memory (numpy's included) it kept and peaked at beyond what was there."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        out = fn()
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return out, kept - before, peak - before
+
+
 def no_full_window_list(monkeypatch):
     def refuse(self, stream, hop=10):
         raise AssertionError("every window of the recording cut at once")
@@ -108,16 +125,9 @@ def test_scoring_memory_does_not_grow_with_the_recording(canonical_data, monkeyp
     monkeypatch.setattr(inference, "CHUNK", 128)
     transient = {}
     for frames in (6_000, 48_000):
-        data = Collection([recording(canonical_data, frames, seed=2)], [0], ["recording"], canonical_data.layout,
-                          fps=canonical_data.fps)
-        tracemalloc.start()
-        try:
-            before = tracemalloc.get_traced_memory()[0]
-            rows = score_rows(det, data, ScoreConfig(stream=True, hop=10))
-            kept, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
-        transient[frames] = (peak - kept, len(rows), kept - before)
+        data = recorded(canonical_data, frames, seed=2)
+        rows, kept, peak = traced(lambda: score_rows(det, data, ScoreConfig(stream=True, hop=10)))
+        transient[frames] = (peak - kept, len(rows), kept)
     (small, n_small, _), (large, n_large, rows_bytes) = transient[6_000], transient[48_000]
     assert n_large > 7 * n_small
     # One chunk's windows (128 x 60 x 16 x 3 float32: 1.5 MB) and their temporaries (measured 4.7 MB for
@@ -136,15 +146,9 @@ def test_rows_go_to_disk_as_they_come(canonical_data, monkeypatch, tmp_path):
     config = ScoreConfig(stream=True, hop=10)
     peaks = {}
     for frames in (6_000, 48_000):
-        data = Collection([recording(canonical_data, frames, seed=2)], [0], ["recording"], canonical_data.layout,
-                          fps=canonical_data.fps)
-        tracemalloc.start()
-        try:
-            before = tracemalloc.get_traced_memory()[0]
-            n, flagged = inference.write_csv(inference.iter_rows(det, data, config), tmp_path / f"{frames}.csv")
-            peaks[frames] = tracemalloc.get_traced_memory()[1] - before
-        finally:
-            tracemalloc.stop()
+        data = recorded(canonical_data, frames, seed=2)
+        (n, flagged), _, peaks[frames] = traced(
+            lambda: inference.write_csv(inference.iter_rows(det, data, config), tmp_path / f"{frames}.csv"))
         rows = score_rows(det, data, config)
         assert (n, flagged) == (len(rows), sum(r["anomalous"] for r in rows))
         inference.write_csv(rows, tmp_path / "list.csv")
@@ -152,8 +156,7 @@ def test_rows_go_to_disk_as_they_come(canonical_data, monkeypatch, tmp_path):
     assert n > 700
     assert peaks[48_000] <= 1.05 * peaks[6_000] + 128 * 1024, peaks  # the rows (0.4 kB each) would add 1.7 MB
     # a bad frame near the end: the first chunks' rows were written, the error comes later
-    bad = Collection([recording(canonical_data, 6_000, seed=2)], [0], ["recording"], canonical_data.layout,
-                     fps=canonical_data.fps)
+    bad = recorded(canonical_data, 6_000, seed=2)
     bad.clips[0][-3, 4, 1] = np.nan  # after the collection's own check, as a corrupt read would
     before = (tmp_path / "6000.csv").read_bytes()
     with pytest.raises(ValueError, match="NaN"):

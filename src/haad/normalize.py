@@ -194,10 +194,9 @@ class _Frames:
         return out
 
 
-def _heights(fr: _Frames, x: np.ndarray | None = None) -> np.ndarray:
+def _heights(fr: _Frames) -> np.ndarray:
     """(N,) :func:`body_height` of each clip."""
-    x = fr.x if x is None else x
-    d = x[:, _CHAIN_A] - x[:, _CHAIN_B]
+    d = fr.x[:, _CHAIN_A] - fr.x[:, _CHAIN_B]
     lengths = np.sqrt(d[..., 0] ** 2 + d[..., 1] ** 2 + d[..., 2] ** 2)  # (F, bones); the sum as .sum(-1) adds
     return fr.median(lengths @ _CHAIN_W)
 
@@ -397,14 +396,14 @@ CHUNK_FRAMES = 8192
 
 
 def _batches(clips, layout: Layout):
-    """``(first clip index, _Frames)`` of consecutive clips, about :data:`CHUNK_FRAMES` frames each."""
+    """:class:`_Frames` of consecutive clips, about :data:`CHUNK_FRAMES` frames each (at least one clip)."""
     i = 0
     while i < len(clips):
         j, frames = i, 0
         while j < len(clips) and (j == i or frames + len(clips[j]) <= CHUNK_FRAMES):
             frames += len(clips[j])
             j += 1
-        yield i, _Frames.of(clips[i:j], layout)
+        yield _Frames.of(clips[i:j], layout)
         i = j
 
 
@@ -442,7 +441,7 @@ def normalize_clips(clips, layout: Layout = CANONICAL, fps: float | None = None,
     if layout != CANONICAL:
         map_layout(layout)  # fail early, with the mapping's message, for a layout it cannot measure
     out = []
-    for _, fr in _batches(clips, layout):
+    for fr in _batches(clips, layout):
         frames, lengths = _normalized(fr, *_maps(fr, config, mirrored), fps, config)
         out.extend(np.split(frames, np.cumsum(lengths)[:-1]))
     return out
@@ -477,7 +476,7 @@ def _hand_votes(collection, config: SensorNormConfig) -> np.ndarray:
     """:func:`hands_forward` of every clip of a collection after its steps 1-3 (no centring)."""
     voting = replace(config, center=False, up_axis=True, facing=True)
     hands = []
-    for _, fr in _batches(list(collection.clips), collection.layout):
+    for fr in _batches(list(collection.clips), collection.layout):
         a, _ = _maps(fr, voting)
         hands.append(_hands(fr, fr.transform(a)))
     return np.concatenate(hands) if hands else np.zeros(0)

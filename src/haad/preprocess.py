@@ -43,19 +43,13 @@ class Preprocessor:
 
     def __call__(self, clip) -> np.ndarray:
         """One (T, J, 3) input clip as a normalised (T', 16, 3) canonical clip."""
-        return self.many([clip])[0]
-
-    def many(self, clips) -> list:
-        """Several input clips, each prepared as :meth:`__call__` prepares it, measured together (faster)."""
-        clips = [np.asarray(c) for c in clips]
-        if not clips:
-            return []
-        frames, lengths = self.frames(np.concatenate(clips), [len(c) for c in clips])
-        return np.split(frames, np.cumsum(lengths)[:-1])
+        clip = np.asarray(clip)
+        return self.frames(clip, [len(clip)])[0]
 
     def frames(self, frames, lengths) -> tuple[np.ndarray, np.ndarray]:
         """Input clips held end to end, (F, J, 3) ``frames`` with clip i the next ``lengths[i]``, prepared
-        as :meth:`__call__` prepares each: normalised canonical frames end to end and their clips' lengths."""
+        as :meth:`__call__` prepares each (each measured on its own, all in the same numpy calls):
+        normalised canonical frames end to end and their clips' lengths."""
         return normalize_frames(self.mapping.apply(frames), lengths, self.fps, self.normalization, self.mirrored)
 
     def to_dict(self) -> dict:

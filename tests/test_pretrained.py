@@ -84,13 +84,13 @@ def test_builtin_scores_an_unseen_sensor_without_training(tmp_path):
 def test_a_batch_of_clips_is_prepared_as_each_clip_alone(monkeypatch):
     """The built-in detector prepares many clips together, in blocks: each clip's window and score are
     the ones it gets alone (up to float64 rounding of the matrix products), across block edges too."""
-    import haad.base_detector as base
+    from haad.data import windows
 
     data = kinect_v2_collection(4)
     det = fit_detector(data, None, SupportConfig(category="walk", k_shot=3))
     clips = [c[: 5 + 7 * i] for i, c in enumerate(data.clips)]  # short and long, 1 frame up
     clips[1] = data.clips[1][:1]
-    monkeypatch.setattr(base, "BLOCK_FRAMES", 150)  # several blocks
+    monkeypatch.setattr(windows, "BLOCK_FRAMES", 150)  # several blocks
     together = det.windows(clips)
     alone = np.concatenate([det.windows([c]) for c in clips])
     np.testing.assert_allclose(together, alone, rtol=1e-6, atol=1e-7)

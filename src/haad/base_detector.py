@@ -23,24 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from haad.data.windows import WindowConfig, frame_windows
+from haad.data.windows import WindowConfig, frame_blocks, frame_windows
 from haad.skeleton import Layout
-
-
-# Frames of clips prepared and windowed together: enough that numpy's per-call cost vanishes over
-# many short clips, few enough that the float64 temporaries of preparation stay in the tens of MB.
-BLOCK_FRAMES = 8192
-
-
-def _blocks(lengths: list) -> list:
-    """Numbers of consecutive clips, each block about :data:`BLOCK_FRAMES` frames (at least one clip)."""
-    out, n, frames = [], 0, 0
-    for t in lengths:
-        if n and frames + t > BLOCK_FRAMES:
-            out.append(n)
-            n, frames = 0, 0
-        n, frames = n + 1, frames + t
-    return out + [n] if n else out
 
 
 class BaseDetector(ABC):
@@ -79,7 +63,7 @@ class BaseDetector(ABC):
         if not clips:
             raise ValueError("no clips to window")
         out, first = [], 0
-        for block in _blocks([len(c) for c in clips]):
+        for block in frame_blocks([len(c) for c in clips]):
             frames = np.concatenate(clips[first:first + block])
             lengths = [len(c) for c in clips[first:first + block]]
             if not np.isfinite(frames).all():

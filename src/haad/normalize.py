@@ -49,6 +49,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from haad.canonical import CANONICAL, map_layout
+from haad.data.windows import frame_blocks
 from haad.skeleton import Layout
 
 __all__ = [
@@ -390,21 +391,12 @@ def resample_fps(clip, fps_in: float, fps_out: float) -> np.ndarray:
     return ((1 - w) * x64[i0] + w * x64[i0 + 1]).astype(x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)
 
 
-# Frames measured together: large enough that numpy's per-call cost vanishes, small enough that the
-# float64 temporaries (a few hundred bytes per frame) stay in the tens of MB for any collection.
-CHUNK_FRAMES = 8192
-
-
 def _batches(clips, layout: Layout):
-    """:class:`_Frames` of consecutive clips, about :data:`CHUNK_FRAMES` frames each (at least one clip)."""
-    i = 0
-    while i < len(clips):
-        j, frames = i, 0
-        while j < len(clips) and (j == i or frames + len(clips[j]) <= CHUNK_FRAMES):
-            frames += len(clips[j])
-            j += 1
-        yield _Frames.of(clips[i:j], layout)
-        i = j
+    """:class:`_Frames` of consecutive clips, a block of frames each (:func:`~haad.data.windows.frame_blocks`)."""
+    first = 0
+    for n in frame_blocks([len(c) for c in clips]):
+        yield _Frames.of(clips[first:first + n], layout)
+        first += n
 
 
 def _normalized(fr: _Frames, a: np.ndarray, b: np.ndarray, fps, config: SensorNormConfig):

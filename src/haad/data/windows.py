@@ -71,6 +71,25 @@ def make_windows(clips, root: int, cfg: WindowConfig = WindowConfig()) -> np.nda
     return frame_windows(np.concatenate(clips), [len(c) for c in clips], root, cfg)
 
 
+# Frames of clips held end to end that are prepared and windowed together (BaseDetector.windows,
+# haad.normalize.normalize_clips): enough that numpy's per-call cost vanishes over many short clips, few
+# enough that the float64 temporaries of preparation stay in the tens of MB (2,048 to 8,192 ran alike).
+BLOCK_FRAMES = 8192
+
+
+def frame_blocks(lengths, max_frames: int | None = None) -> list[int]:
+    """How many consecutive clips of these lengths go in each block of about ``max_frames`` frames
+    (default :data:`BLOCK_FRAMES`; at least one clip a block)."""
+    max_frames = BLOCK_FRAMES if max_frames is None else max_frames
+    out, n, frames = [], 0, 0
+    for t in lengths:
+        if n and frames + t > max_frames:
+            out.append(n)
+            n, frames = 0, 0
+        n, frames = n + 1, frames + int(t)
+    return out + [n] if n else out
+
+
 def _positions(t: int, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`resample`'s frame pairs and weights for a clip of ``t`` frames: (lo, hi, weight of hi)."""
     pos = np.linspace(0, t - 1, length)

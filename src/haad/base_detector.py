@@ -62,7 +62,9 @@ class BaseDetector(ABC):
                 raise ValueError(f"clip {i}: empty or contains NaN/inf")
         if not clips:
             raise ValueError("no clips to window")
-        out, first = [], 0
+        # every block's windows go straight into their rows of one array (no copy of all windows at the end)
+        out = np.empty((len(clips), self.window.length, self.window_layout.num_joints, 3), dtype=np.float32)
+        first = 0
         for block in frame_blocks([len(c) for c in clips]):
             frames = np.concatenate(clips[first:first + block])
             lengths = [len(c) for c in clips[first:first + block]]
@@ -71,9 +73,9 @@ class BaseDetector(ABC):
                 i = first + int(np.searchsorted(np.cumsum(lengths), bad, side="right"))
                 raise ValueError(f"clip {i}: empty or contains NaN/inf")
             frames, lengths = self.prepare_frames(frames, lengths)
-            out.append(frame_windows(frames, lengths, self.window_layout.root, self.window))
+            frame_windows(frames, lengths, self.window_layout.root, self.window, out=out[first:first + block])
             first += block
-        return out[0] if len(out) == 1 else np.concatenate(out)
+        return out
 
     def prepare(self, clip: np.ndarray) -> np.ndarray:
         """A clip as the detector windows it (unchanged here; a pretrained encoder's detector maps it

@@ -97,9 +97,11 @@ def _positions(t: int, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return lo, np.minimum(lo + 1, t - 1), pos - lo
 
 
-def frame_windows(frames: np.ndarray, lengths, root: int, cfg: WindowConfig = WindowConfig()) -> np.ndarray:
+def frame_windows(frames: np.ndarray, lengths, root: int, cfg: WindowConfig = WindowConfig(),
+                  out: np.ndarray | None = None) -> np.ndarray:
     """(N, H, J, 3) float32 windows of clips held end to end: ``frames`` (F, J, 3), clip i the next
-    ``lengths[i]`` frames. The same windows as :func:`make_window` clip by clip, cut with one gather."""
+    ``lengths[i]`` frames. The same windows as :func:`make_window` clip by clip, cut with one gather;
+    written into ``out`` (a float32 (N, H, J, 3) array) when given."""
     lengths = np.asarray(lengths, dtype=np.int64)
     if len(lengths) == 0:
         raise ValueError("no clips to window")
@@ -107,21 +109,25 @@ def frame_windows(frames: np.ndarray, lengths, root: int, cfg: WindowConfig = Wi
         raise ValueError(f"clip lengths {lengths.tolist()[:8]}... must be >= 1 and add up to {len(frames)} frames")
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     h = cfg.length
+    if out is None:
+        out = np.empty((len(lengths), h) + frames.shape[1:], dtype=np.float32)
     if cfg.crop == "first":
         # frames 0..H-1, the last frame repeated where the clip is shorter
         idx = starts[:, None] + np.minimum(np.arange(h)[None], lengths[:, None] - 1)
-        w = np.asarray(frames[idx], dtype=np.float32)
+        if frames.dtype == np.float32:
+            np.take(frames, idx, axis=0, out=out)
+        else:
+            out[...] = frames[idx]
     else:
         lo, hi, wt = np.empty((len(lengths), h), np.int64), np.empty((len(lengths), h), np.int64), np.empty((len(lengths), h))
         for t in np.unique(lengths).tolist():  # clips of one length share their positions
             rows = lengths == t
             lo[rows], hi[rows], wt[rows] = _positions(t, h)
         wt = wt[..., None, None].astype(frames.dtype)
-        w = frames[starts[:, None] + lo] * (1 - wt) + frames[starts[:, None] + hi] * wt
-        w = np.asarray(w, dtype=np.float32)
+        out[...] = frames[starts[:, None] + lo] * (1 - wt) + frames[starts[:, None] + hi] * wt
     if cfg.root_offset:
-        w = w - w[:, :1, root:root + 1]
-    return w
+        out -= out[:, :1, root:root + 1].copy()
+    return out
 
 
 def content_lengths(clips, cfg: WindowConfig = WindowConfig()) -> np.ndarray:

@@ -154,9 +154,9 @@ class _Frames:
 
     def __init__(self, x: np.ndarray, lengths, source: np.ndarray | None = None):
         self.x, self.source = x, source
-        self.lengths = np.asarray(lengths, dtype=np.int64)
-        if (self.lengths < 1).any():
-            raise ValueError("every clip needs at least one frame")
+        self.lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
+        if len(self.lengths) == 0 or (self.lengths < 1).any():
+            raise ValueError(f"need at least one clip of at least one frame, got lengths {self.lengths.tolist()[:8]}")
         self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
         self.ids = np.repeat(np.arange(len(self.lengths)), self.lengths)
 

@@ -79,3 +79,11 @@ def preprocessor_for(collection: Collection, normalization: SensorNormConfig, jo
 def prepare_collection(collection: Collection, normalization: SensorNormConfig, joint_map=None) -> Collection:
     """``collection`` on the canonical skeleton, normalised (its fps becomes the target rate when resampled)."""
     return normalize_collection(canonicalize(collection, joint_map), normalization)
+
+
+def bone_space(collection: Collection) -> tuple[Collection, dict]:
+    """``collection`` as the no-learning bone-direction embedding sees it (the canonical skeleton, every
+    normalisation step at its default; clip order unchanged) and the record results keep of it."""
+    norm = SensorNormConfig()
+    prepared = prepare_collection(collection, norm)
+    return prepared, {"normalization": asdict(norm), "layout_used": prepared.layout.name}

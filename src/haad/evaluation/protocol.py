@@ -11,7 +11,7 @@ on c's whole training pool), scores the pooled test set, and computes the ROC AU
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -225,15 +225,13 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
     if config.method == "bone-distance":
         # Bone directions on the canonical skeleton, normalised for the sensor (clip order unchanged,
         # so the split still holds).
-        from haad.normalize import SensorNormConfig
-        from haad.preprocess import prepare_collection
+        from haad.preprocess import bone_space
 
         if config.augment.mode != "none" or encoder_dir is not None:
             raise ValueError("bone-distance is a no-learning embedding: it takes no encoder and no generative "
                              "augmentation")
-        norm = SensorNormConfig()
-        data = prepare_collection(data, norm)
-        extra.update(normalization=asdict(norm), layout_used=data.layout.name)
+        data, record = bone_space(data)
+        extra.update(record)
     windows = make_windows(data.clips, data.layout.root, config.window)
     if uses_generator(config.augment):
         # The path in the options does not identify the weights (a retrained generator may sit there);

@@ -197,16 +197,12 @@ def _embed(data: Collection, config: WithinConfig, encoder) -> tuple[np.ndarray,
 
 def _bone_embed(data: Collection, config: WithinConfig) -> tuple[np.ndarray, dict]:
     """Bone-direction DCT embeddings of every clip, on the canonical skeleton, normalised for the sensor."""
-    from haad.canonical import CANONICAL
     from haad.embedders import BoneDCTEmbedder
-    from haad.normalize import SensorNormConfig
-    from haad.preprocess import prepare_collection
+    from haad.preprocess import bone_space
 
-    norm = SensorNormConfig()
-    prepared = prepare_collection(data, norm)
-    windows = make_windows(prepared.clips, CANONICAL.root, config.window)
-    return BoneDCTEmbedder(CANONICAL.parents, config.bone_coef)(windows), {
-        "encoder": None, "normalization": asdict(norm), "layout_used": CANONICAL.name}
+    prepared, record = bone_space(data)
+    windows = make_windows(prepared.clips, prepared.layout.root, config.window)
+    return BoneDCTEmbedder(prepared.layout.parents, config.bone_coef)(windows), {"encoder": None, **record}
 
 
 def task_aucs(emb: np.ndarray, tasks: list, config: WithinConfig, log=None) -> np.ndarray:

@@ -1,0 +1,68 @@
+"""How much the pretrained encoder's figures move with its own training seed.
+
+The transfer table (benchmarks/pretrained_transfer.py) pretrains each encoder once, with seed 0. This
+pretrains the in-dataset encoder (the seen categories of every dev dataset) and the leave-one-dataset-out
+encoders again with other training seeds, the shipped settings otherwise (``PretrainConfig``), and scores
+each dev dataset under the protocol (K = 3, 10 seeds), with the hybrid embedding the encoders ship with.
+
+    HAAD_DATA_DIR=../shared/data python benchmarks/pretrain_seeds.py --pretrain-seeds 0,1,2 \\
+        --json benchmarks/results/json/pretrain/seeds.json --md benchmarks/results/pretrain-seeds.md
+
+Encoders go to ``ROOT/all3-sS`` and ``ROOT/lodo-D-sS`` (``--root``, default runs/pre-seeds; a finished one
+is reused).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from pretrained_transfer import DEV, ROOT, pretrained
+
+from haad.data import load_dataset
+from haad.evaluation.config import EvalConfig
+from haad.evaluation.protocol import evaluate
+from haad.storage import atomic_write_bytes, atomic_write_json
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--pretrain-seeds", default="0,1,2", help="training seeds of the pretrained encoders")
+    ap.add_argument("--seeds", type=int, default=10, help="protocol seeds each encoder is scored on")
+    ap.add_argument("--json", type=Path, required=True)
+    ap.add_argument("--md", type=Path, required=True)
+    ap.add_argument("--root", type=Path, default=ROOT / "runs" / "pre-seeds", help="pretrained encoders' folder")
+    args = ap.parse_args()
+    cfg = EvalConfig(seeds=tuple(range(args.seeds)))
+    seeds = [int(s) for s in args.pretrain_seeds.split(",") if s.strip()]
+    data = {d: load_dataset(d) for d in DEV}
+    out = {"seeds": args.seeds, "pretrain_seeds": seeds, "in_dataset": {}, "lodo": {}}
+    for s in seeds:
+        all3 = pretrained(args.root, f"all3-s{s}", DEV, seed=s)
+        out["in_dataset"][s] = {d: evaluate(data[d], cfg, encoder_dir=all3, progress=False)["mean"] for d in DEV}
+        out["lodo"][s] = {d: evaluate(data[d], cfg, encoder_dir=pretrained(args.root, f"lodo-{d}-s{s}",
+                                                                          [x for x in DEV if x != d], seed=s),
+                                      progress=False)["mean"] for d in DEV}
+        print(s, out["in_dataset"][s], out["lodo"][s], flush=True)
+    atomic_write_json(args.json, out)
+    atomic_write_bytes(args.md, markdown(out).encode())
+    print(markdown(out))
+
+
+def markdown(out: dict) -> str:
+    lines = ["| encoder | pretraining seed | " + " | ".join(DEV) + " | mean |", "|---|---|" + "---|" * (len(DEV) + 1)]
+    for kind, label in (("in_dataset", "in-dataset, hybrid"), ("lodo", "LODO, hybrid")):
+        table = out[kind]
+        for s, row in table.items():
+            lines.append(f"| {label} | {s} | " + " | ".join(f"{row[d]:.3f}" for d in DEV)
+                         + f" | {np.mean([row[d] for d in DEV]):.3f} |")
+        per = np.array([[row[d] for d in DEV] for row in table.values()])
+        lines.append(f"| {label} | mean ± std over seeds | "
+                     + " | ".join(f"{m:.3f} ± {sd:.3f}" for m, sd in zip(per.mean(0), per.std(0)))
+                     + f" | {per.mean(1).mean():.3f} ± {per.mean(1).std():.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -9,7 +9,10 @@ each dev dataset under the protocol (K = 3, 10 seeds), with the hybrid embedding
         --json benchmarks/results/json/pretrain/seeds.json --md benchmarks/results/pretrain-seeds.md
 
 Encoders go to ``ROOT/all3-sS`` and ``ROOT/lodo-D-sS`` (``--root``, default runs/pre-seeds; a finished one
-is reused).
+is reused). Beside the seeds, an ensemble of them: one hybrid embedding holding every seed's learned part,
+each divided by the square root of their number (so that together they weigh as one learned part),
+beside the no-learning parts with the shipped weights, scored on the same protocol draws
+(``hybrid_selection.protocol_mean``; not a shipped encoder, a measurement of what averaging seeds gives).
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from hybrid_selection import part_embeddings, protocol_mean
 from pretrained_transfer import DEV, ROOT, pretrained
 
 from haad.data import load_dataset
 from haad.evaluation.config import EvalConfig
 from haad.evaluation.protocol import evaluate
+from haad.hybrid import HybridConfig
 from haad.storage import atomic_write_bytes, atomic_write_json
 
 
@@ -45,9 +50,23 @@ def main() -> None:
                                                                           [x for x in DEV if x != d], seed=s),
                                       progress=False)["mean"] for d in DEV}
         print(s, out["in_dataset"][s], out["lodo"][s], flush=True)
+    if len(seeds) > 1:
+        out["ensemble"] = {"in_dataset": {d: ensemble(args.root, lambda s: f"all3-s{s}", d, seeds, cfg) for d in DEV},
+                           "lodo": {d: ensemble(args.root, lambda s, d=d: f"lodo-{d}-s{s}", d, seeds, cfg)
+                                    for d in DEV}}
     atomic_write_json(args.json, out)
     atomic_write_bytes(args.md, markdown(out).encode())
     print(markdown(out))
+
+
+def ensemble(root: Path, name, dataset: str, seeds: list, cfg: EvalConfig) -> float:
+    """Protocol mean AUC on ``dataset`` of the seeds' learned parts side by side (module docstring)."""
+    w = HybridConfig()
+    parts = [part_embeddings(root / name(s), dataset, cfg) for s in seeds]
+    data, split, first = parts[0]
+    emb = np.concatenate([p["learned"] / np.float32(np.sqrt(len(seeds))) for _, _, p in parts]
+                         + [w.bone_weight * first["bones"], w.position_weight * first["positions"]], axis=1)
+    return protocol_mean(data, split, emb, cfg.seeds)
 
 
 def markdown(out: dict) -> str:
@@ -61,6 +80,10 @@ def markdown(out: dict) -> str:
         lines.append(f"| {label} | mean ± std over seeds | "
                      + " | ".join(f"{m:.3f} ± {sd:.3f}" for m, sd in zip(per.mean(0), per.std(0)))
                      + f" | {per.mean(1).mean():.3f} ± {per.mean(1).std():.3f} |")
+        if "ensemble" in out:
+            row = out["ensemble"][kind]
+            lines.append(f"| {label} | ensemble of the seeds | " + " | ".join(f"{row[d]:.3f}" for d in DEV)
+                         + f" | {np.mean([row[d] for d in DEV]):.3f} |")
     return "\n".join(lines) + "\n"
 
 

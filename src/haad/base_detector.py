@@ -78,14 +78,15 @@ class BaseDetector(ABC):
         return out
 
     def prepare(self, clip: np.ndarray) -> np.ndarray:
-        """A clip as the detector windows it (unchanged here; a pretrained encoder's detector maps it
-        to the canonical skeleton and normalises it)."""
-        return clip
+        """One clip as the detector windows it (:meth:`prepare_frames` of that clip alone)."""
+        clip = np.asarray(clip)
+        return self.prepare_frames(clip, [len(clip)])[0]
 
     def prepare_frames(self, frames: np.ndarray, lengths) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`prepare` of clips held end to end (``frames``, clip i the next ``lengths[i]`` frames):
-        the prepared frames end to end and their clips' lengths. A subclass that prepares clips
-        overrides both; here they pass unchanged."""
+        """Clips held end to end (``frames``, clip i the next ``lengths[i]`` frames) as the detector
+        windows them: the prepared frames end to end and their clips' lengths. Unchanged here; a
+        pretrained encoder's detector maps them to the canonical skeleton and normalises them, each
+        clip on its own."""
         return frames, np.asarray(lengths)
 
     @property

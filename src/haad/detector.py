@@ -88,12 +88,8 @@ class FewShotDetector(BaseDetector):
         self.preprocessor = preprocessor
         self.provenance: dict = {}
 
-    def prepare(self, clip: np.ndarray) -> np.ndarray:
-        """A clip as the embedder expects it: through the preprocessor (a pretrained encoder's canonical,
-        normalised space) when there is one."""
-        return clip if self.preprocessor is None else self.preprocessor(clip)
-
     def prepare_frames(self, frames: np.ndarray, lengths) -> tuple[np.ndarray, np.ndarray]:
+        """Through the preprocessor (a pretrained encoder's canonical, normalised space) when there is one."""
         if self.preprocessor is None:
             return frames, np.asarray(lengths)
         return self.preprocessor.frames(frames, lengths)

@@ -24,7 +24,8 @@ from sklearn.metrics import roc_auc_score
 from haad.data import load_dataset
 from haad.data.splits import protocol_split, support_draws
 from haad.data.windows import make_windows
-from haad.detector import EncoderEmbedder, mean_distance
+from haad.detector import EncoderEmbedder
+from haad.distances import mean_distance
 from haad.train import load_encoder
 
 

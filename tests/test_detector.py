@@ -6,7 +6,8 @@ import torch
 
 from haad.data.splits import draw_support, protocol_split
 from haad.data.synthetic import synthesize
-from haad.detector import DCTEmbedder, EncoderEmbedder, FewShotDetector, mean_distance
+from haad.detector import DCTEmbedder, EncoderEmbedder, FewShotDetector
+from haad.distances import mean_distance
 from haad.encoder import ActionEncoder, EncoderConfig
 from haad.evaluation.metrics import auc
 from haad.skeleton import SMPL24

@@ -132,6 +132,20 @@ def test_detect_defaults_to_builtin_on_a_layout_it_never_saw(tmp_path):
     walk = [float(x["score"]) for x in rows if x["category"] == "walk"]
     other = [float(x["score"]) for x in rows if x["category"] != "walk"]
     assert np.median(other) > np.median(walk)
+    # the built-in encoder scores by the nearest support clip (Eq. 6n); --distance mean gives Eq. 6's scores
+    mean_csv = tmp_path / "mean.csv"
+    haad("detect", "--support", npz, "--category", "walk", "--k-shot", "3", "--input", npz, "--distance", "mean",
+         "--out", mean_csv)
+    det = fit_detector(load_dataset(str(npz)), None, SupportConfig(category="walk", k_shot=3))
+    clips = load_dataset(str(npz)).clips
+    emb = det.embed(clips)
+    d = np.linalg.norm(emb[:, None].astype(np.float64) - det.support_embeddings_[None], axis=-1)
+    # atol: the support clips themselves score 0 up to float32 rounding (and the CSV's six decimals)
+    assert np.allclose([float(x["score"]) for x in rows], d.min(1), rtol=1e-4, atol=1e-3)
+    assert np.allclose([float(x["score"]) for x in csv.DictReader(mean_csv.open())], d.mean(1), rtol=1e-4, atol=1e-3)
+    r = haad("detect", "--detector", tmp_path / "none", "--input", npz, "--distance", "mean", "--out",
+             tmp_path / "x.csv", check=False)
+    assert r.returncode == 2 and "--distance apply to a new support set" in r.stderr.replace("\n", " ")
     # the DCT embedding stays available by name; it takes only the support clips' own layout
     haad("detect", "--support", npz, "--category", "walk", "--input", npz, "--encoder", "dct", "--out", tmp_path / "d.csv")
     # a joint map for names the alias table does not know
@@ -159,6 +173,7 @@ def test_evaluate_with_builtin_trains_nothing(tmp_path):
     assert res["seen_categories"] == [] and res["seen_mean"] is None and len(res["unseen_categories"]) == 12
     assert res["train_seconds"] == 0.0 and not (tmp_path / "ev" / "encoders").exists()
     assert res["options"]["window"]["crop"] == "resample"  # the encoder's window, not the protocol's
+    assert res["distance"] == "nearest" and "distance" not in res["options"]  # the encoder's rule, not given
     assert res["mean"] > 0.88, r.stdout  # measured 0.951 with the shipped encoder (the DCT floor: 0.918)
 
 

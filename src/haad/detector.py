@@ -1,4 +1,4 @@
-"""The few-shot detector (Algorithm 2, Eq. 6): mean embedding distance to K normal support clips.
+"""The few-shot detector (Algorithm 2, Eq. 6): embedding distance to K normal support clips (mean, or nearest: Eq. 6n).
 
 ``fit(support)`` embeds K normal clips (and optionally generated variants of them);
 ``decision_function(X)`` is the mean Euclidean distance of each example's embedding to the support
@@ -21,7 +21,7 @@ import torch
 from haad.base_detector import BaseDetector
 from haad.checkpoint import CheckpointError, load_checkpoint, prefixed_state, save_checkpoint
 from haad.data.windows import WindowConfig
-from haad.distances import exact_distances, mean_distance
+from haad.distances import check_distance, exact_distances, reduce_distances, support_distance
 from haad.embedders import BoneDCTEmbedder, DCTEmbedder, EncoderEmbedder, HybridEmbedder, ScaledEmbedder
 from haad.encoder import ActionEncoder
 from haad.explain import embedding_split, normalize_shares, occlusion_drops
@@ -58,7 +58,7 @@ def check_alpha(alpha: float, k: int, name: str = "alpha") -> None:
 
 
 class FewShotDetector(BaseDetector):
-    """Mean embedding distance to a small support set of normal clips.
+    """Embedding distance to a small support set of normal clips: the mean (Eq. 6) or the nearest (Eq. 6n).
 
     Args:
         embedder: a callable mapping (N, H, J, 3) windows to (N, D) embeddings (an embedder of
@@ -67,6 +67,9 @@ class FewShotDetector(BaseDetector):
         layout: skeleton layout of the clips (its root joint is used for normalisation).
         window: how clips become windows (protocol default).
         threshold_quantile: quantile of the support set's leave-one-out scores used as threshold.
+        preprocessor: maps and normalises clips into the encoder's space first (a pretrained encoder's).
+        distance: ``mean`` (Eq. 6, the paper's) or ``nearest`` (Eq. 6n: the distance to the nearest
+            support embedding; what the built-in encoder records, :attr:`haad.encoders.EncoderChoice.distance`).
 
     Fitted attributes: ``support_embeddings_`` (K', D), ``decision_scores_`` (K',: each support
     embedding's leave-one-out score), ``threshold_``, ``n_real_support_`` (the first rows of
@@ -80,8 +83,10 @@ class FewShotDetector(BaseDetector):
     name = "fewshot"
 
     def __init__(self, embedder, layout: Layout, window: WindowConfig = WindowConfig(),
-                 threshold_quantile: float = 1.0, preprocessor: Preprocessor | None = None):
+                 threshold_quantile: float = 1.0, preprocessor: Preprocessor | None = None,
+                 distance: str = "mean"):
         self.embedder = embedder
+        self.distance = check_distance(distance)
         self.layout = layout
         self.window = window
         self.threshold_quantile = threshold_quantile
@@ -139,22 +144,23 @@ class FewShotDetector(BaseDetector):
         self.n_real_support_ = n_real
         self.support_windows_ = None  # fit() sets them; embeddings alone do not give them
         if len(emb) > 1:
-            d = exact_distances(torch.from_numpy(emb), torch.from_numpy(emb)).numpy()
-            self.decision_scores_ = (d.sum(axis=1) / (len(emb) - 1)).astype(np.float32)
+            d = exact_distances(torch.from_numpy(emb), torch.from_numpy(emb))
+            self.decision_scores_ = reduce_distances(d, self.distance, exclude_self=True).numpy().astype(np.float32)
         else:
             self.decision_scores_ = np.zeros(1, dtype=np.float32)
         self.set_threshold(quantile=self.threshold_quantile)
         return self
 
     def decision_function(self, X) -> np.ndarray:
-        """Anomaly score per example: mean Euclidean distance to the support embeddings (Eq. 6)."""
+        """Anomaly score per example: the mean Euclidean distance to the support embeddings (Eq. 6), or the
+        distance to the nearest one (Eq. 6n), as :attr:`distance` says."""
         self._check_fitted()
-        return mean_distance(self.embed(X), self.support_embeddings_)
+        return support_distance(self.embed(X), self.support_embeddings_, self.distance)
 
     def score_embeddings(self, embeddings: np.ndarray) -> np.ndarray:
         """:meth:`decision_function` of examples already embedded."""
         self._check_fitted()
-        return mean_distance(embeddings, self.support_embeddings_)
+        return support_distance(embeddings, self.support_embeddings_, self.distance)
 
     def p_values(self, X) -> np.ndarray:
         """Conformal p-value of each clip being normal (small = anomalous); see :meth:`p_values_embeddings`."""
@@ -163,8 +169,8 @@ class FewShotDetector(BaseDetector):
     def p_values_embeddings(self, embeddings: np.ndarray) -> np.ndarray:
         """Full-conformal p-values against the K real support clips.
 
-        For a clip x, the bag {x, s_1..s_K} scores each member by its mean distance to the other K;
-        p = (number of members scoring at least x's score) / (K + 1). If x and the support clips are
+        For a clip x, the bag {x, s_1..s_K} scores each member by its distance to the other K (their mean,
+        or the nearest, as :attr:`distance` says); p = (number of members scoring at least x's score) / (K + 1). If x and the support clips are
         exchangeable (a normal clip recorded like the support ones), P(p <= a) <= a for every a, so
         ``predict(clips, alpha=a)`` flags at most a share a of normal clips, on average over support
         sets (one particular support set can do worse). With K >= 2 the smallest p-value is
@@ -177,10 +183,16 @@ class FewShotDetector(BaseDetector):
         k = len(sup)
         q = torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32))
         d_qs = exact_distances(q, sup)                            # (N, K)
-        d_ss = exact_distances(sup, sup).sum(dim=1)               # (K,) each support's distances to the others
-        score_x = d_qs.sum(dim=1, keepdim=True)                  # x's summed distance to the K others
-        score_s = d_ss[None] + d_qs                               # s_i's, with x in the bag
-        # Every member's score is a sum over K distances, so the sums compare like the means.
+        d_ss = exact_distances(sup, sup)                          # (K, K)
+        if self.distance == "mean":
+            # Every member's score is a sum over K distances, so the sums compare like the means.
+            score_x = d_qs.sum(dim=1, keepdim=True)              # x's summed distance to the K others
+            score_s = d_ss.sum(dim=1)[None] + d_qs                # s_i's, with x in the bag
+        else:
+            others = (reduce_distances(d_ss, "nearest", exclude_self=True) if k > 1
+                      else torch.full((1,), float("inf"), dtype=d_ss.dtype))
+            score_x = d_qs.min(dim=1, keepdim=True).values        # x's nearest of the K others
+            score_s = torch.minimum(others[None], d_qs)           # s_i's nearest, with x in the bag
         return ((score_s >= score_x).sum(dim=1).numpy() + 1) / (k + 1)
 
     def explain(self, X, method: str = "occlusion", batch_size: int = 256, normalize: bool = True) -> np.ndarray:
@@ -281,7 +293,8 @@ class FewShotDetector(BaseDetector):
             tensors["support_windows"] = torch.from_numpy(self.support_windows_)
         config = {"embedder": self.embedder.name, "layout": self.layout.to_dict(),
                   "window": self.window.to_dict(), "threshold": self.threshold_,
-                  "threshold_quantile": self.threshold_quantile, "provenance": self.provenance,
+                  "threshold_quantile": self.threshold_quantile, "distance": self.distance,
+                  "provenance": self.provenance,
                   "preprocessor": self.preprocessor.to_dict() if self.preprocessor is not None else None}
         embedder = self.embedder
         if isinstance(embedder, ScaledEmbedder):
@@ -331,7 +344,8 @@ class FewShotDetector(BaseDetector):
                 embedder = ScaledEmbedder(embedder, tensors["scale"].numpy())
             pre = cfg["preprocessor"]
             det = cls(embedder, Layout.from_dict(cfg["layout"]), WindowConfig(**cfg["window"]),
-                      float(cfg["threshold_quantile"]), Preprocessor.from_dict(pre) if pre else None)
+                      float(cfg["threshold_quantile"]), Preprocessor.from_dict(pre) if pre else None,
+                      distance=cfg.get("distance", "mean"))  # detectors saved before the choice: Eq. 6
             det.support_embeddings_ = tensors["support_embeddings"].numpy()
             det.n_real_support_ = int(tensors["n_real_support"][0])
             windows = tensors.get("support_windows")  # absent when fitted from embeddings alone

@@ -1,4 +1,5 @@
-"""Distances between embeddings: the few-shot score (Eq. 6) and exact pairwise distances."""
+"""Distances between embeddings: the few-shot score (Eq. 6, or its nearest-neighbour form, Eq. 6n) and exact
+pairwise distances."""
 
 from __future__ import annotations
 
@@ -13,17 +14,50 @@ def exact_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.cdist(a.double(), b.double(), compute_mode="donot_use_mm_for_euclid_dist")
 
 
-def mean_distance(queries: np.ndarray, support: np.ndarray) -> np.ndarray:
-    """Mean Euclidean distance of every query row to every support row (Eq. 6).
+DISTANCES = ("mean", "nearest")
+
+
+def check_distance(rule: str) -> str:
+    """``rule`` if it names a support distance (:data:`DISTANCES`), else a ValueError."""
+    if rule not in DISTANCES:
+        raise ValueError(f"distance must be one of {', '.join(DISTANCES)}, got {rule!r}")
+    return rule
+
+
+def support_distance(queries: np.ndarray, support: np.ndarray, rule: str = "mean") -> np.ndarray:
+    """Every query row's score against the support rows: their mean Euclidean distance (``mean``, Eq. 6)
+    or the distance to the nearest one (``nearest``, Eq. 6n).
 
     Both sides are first moved by the support's mean: distances do not change, and ``torch.cdist``'s
     matrix-product form (|q|^2 + |s|^2 - 2 q.s, used beyond 25 rows) then subtracts numbers of the size
     of the distances instead of the embeddings' norms, which embeddings with a large common part (the
     mean pose in the DCT of positions) make far larger."""
+    check_distance(rule)
     s = torch.from_numpy(np.ascontiguousarray(support, dtype=np.float32))
     centre = s.mean(dim=0, keepdim=True)
     q = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32)) - centre
-    return torch.cdist(q, s - centre).mean(dim=1).numpy()
+    d = torch.cdist(q, s - centre)
+    return (d.mean(dim=1) if rule == "mean" else d.min(dim=1).values).numpy()
+
+
+def mean_distance(queries: np.ndarray, support: np.ndarray) -> np.ndarray:
+    """Mean Euclidean distance of every query row to every support row (Eq. 6; :func:`support_distance`)."""
+    return support_distance(queries, support, "mean")
+
+
+def reduce_distances(d: torch.Tensor, rule: str, exclude_self: bool = False) -> torch.Tensor:
+    """Each row of a distance matrix reduced by ``rule`` (its mean, or its smallest entry); with
+    ``exclude_self`` the matrix is square and each row leaves out its diagonal entry (leave-one-out)."""
+    check_distance(rule)
+    n = d.shape[1] - int(exclude_self)
+    if n < 1:
+        raise ValueError("no distance left to reduce")
+    if rule == "mean":
+        total = d.sum(dim=1) - (d.diagonal() if exclude_self else 0)
+        return total / n
+    if exclude_self:
+        d = d + torch.diag(torch.full((len(d),), float("inf"), dtype=d.dtype))
+    return d.min(dim=1).values
 
 
 def pool_scale(pool: np.ndarray, eps: float) -> np.ndarray:

@@ -69,6 +69,14 @@ class EncoderChoice:
         recorded = (self.header or {}).get("meta", {}).get("window")
         return WindowConfig(**recorded) if recorded else None
 
+    @property
+    def distance(self) -> str:
+        """The support distance a detector on this encoder uses unless told otherwise: the one its hybrid
+        record names (:class:`haad.hybrid.HybridConfig`: ``nearest`` for the built-in encoder), else
+        ``mean`` (Eq. 6: per-dataset encoders, no-learning embeddings, hybrid records from before the choice)."""
+        hybrid = (self.header or {}).get("meta", {}).get("hybrid")
+        return (hybrid or {}).get("distance", "mean")
+
     def record_for(self, source) -> dict | None:
         """The pretraining record of the dataset ``source`` (a collection's ``source``: a dataset name
         or path), or ``None`` when a pretrained encoder never saw it (and for other encoders)."""

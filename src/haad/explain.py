@@ -46,14 +46,20 @@ def occlusion_drops(detector, windows: np.ndarray, batch_size: int = 256) -> np.
 
 
 def embedding_split(detector, windows: np.ndarray) -> np.ndarray:
-    """(N, J) shares of the squared distance to the support set owned by each joint's dimensions."""
+    """(N, J) shares of the squared distance to the support set owned by each joint's dimensions (averaged over
+    the support embeddings, or to the nearest one when the detector scores by it)."""
     j = detector.window_layout.num_joints
     index = detector.embedder.joint_index(j) if hasattr(detector.embedder, "joint_index") else None
     if index is None:
         raise ValueError("explain(method='embedding') needs an embedding with per-joint dimensions "
                          "(encoder pooling 'joint' or dct-distance); this one pools over joints")
     emb = detector.embedder(windows)
-    sq = ((emb[:, None, :] - detector.support_embeddings_[None]) ** 2).mean(axis=1)  # (N, D)
+    diff = emb[:, None, :] - detector.support_embeddings_[None]                    # (N, A, D)
+    if getattr(detector, "distance", "mean") == "nearest":  # the score is the nearest support embedding's distance
+        nearest = (diff ** 2).sum(axis=2).argmin(axis=1)
+        sq = diff[np.arange(len(emb)), nearest] ** 2                              # (N, D)
+    else:
+        sq = (diff ** 2).mean(axis=1)
     per_joint = np.zeros((len(emb), j))
     np.add.at(per_joint.T, index, sq.T)
     return per_joint / np.maximum(per_joint.sum(axis=1, keepdims=True), 1e-12)

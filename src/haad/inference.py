@@ -22,6 +22,7 @@ import numpy as np
 from haad.data.collection import Collection
 from haad.data.windows import WindowConfig
 from haad.detector import FewShotDetector, check_alpha, stream_chunk
+from haad.distances import check_distance
 from haad.generator.bank import GenerationSettings
 from haad.preprocess import preprocessor_for
 from haad.storage import atomic_path
@@ -48,6 +49,9 @@ class SupportConfig:
             deviations that may come late in it; not for streams); ``None``: the window the encoder
             records (the built-in encoder's: whole clips resampled), else the first frames
             (:class:`~haad.data.windows.WindowConfig`'s defaults). Streams need ``crop="first"``.
+        distance: the support distance, ``mean`` (Eq. 6) or ``nearest`` (Eq. 6n); ``None``: the one the
+            encoder records (:attr:`haad.encoders.EncoderChoice.distance`: ``nearest`` for the built-in
+            encoder), else ``mean``.
     """
 
     category: str | None = None
@@ -58,10 +62,13 @@ class SupportConfig:
     scale: str = "none"
     scale_eps: float = 1e-3
     window: WindowConfig | None = None
+    distance: str | None = None
 
     def __post_init__(self) -> None:
         if self.scale not in ("none", "pool"):
             raise ValueError(f"scale must be none or pool, got {self.scale!r}")
+        if self.distance is not None:
+            check_distance(self.distance)
 
 
 @dataclass(frozen=True)
@@ -187,8 +194,9 @@ def fit_detector(support: Collection, encoder=None, config: SupportConfig = Supp
                              f"dataset's own skeleton); {chosen.spec} takes the recorded clips only")
         preprocessor = preprocessor_for(support.subset(idx), chosen.normalization, joint_map)
     window = config.window or (chosen.window if chosen is not None else None) or WindowConfig()
+    distance = config.distance or (chosen.distance if chosen is not None else "mean")
     det = FewShotDetector(embedder, support.layout, window, threshold_quantile=config.threshold_quantile,
-                          preprocessor=preprocessor)
+                          preprocessor=preprocessor, distance=distance)
     if pool is not None:
         from haad.distances import pool_scale
         from haad.embedders import ScaledEmbedder

@@ -10,6 +10,11 @@ import argparse
 from pathlib import Path
 
 
+DISTANCE_HELP = ("score a clip by its mean distance to the support clips (the paper's Eq. 6) or by the distance to "
+                 "the nearest one (Eq. 6n); default: the one the encoder records (nearest for the built-in "
+                 "encoder), else mean")
+
+
 def _int_at_least(text: str, minimum: int) -> int:
     try:
         value = int(text)
@@ -109,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=("none", "pool"), default=None,
                    help="within-category protocols: pool divides every embedding dimension by its spread over the "
                         "task's pool of normal clips before the distance (default none; see docs/METHOD.md)")
+    p.add_argument("--distance", choices=("mean", "nearest"), default=None, help=DISTANCE_HELP)
     p.add_argument("--seeds", type=positive_int, default=None, help="number of seeds 0..N-1 (default 10)")
     p.add_argument("--first-seed", type=non_negative_int, default=0,
                    help="run seeds F..F+N-1 instead (to extend a run; join the parts with haad merge-results)")
@@ -219,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pool: measure distances in units of normal variation, the spread of every embedding "
                         "dimension over all the --category clips in --support (give more than K: other people's "
                         "correct executions, say), of which the first --k-shot are the support set (default none)")
+    p.add_argument("--distance", choices=("mean", "nearest"), default=None, help=DISTANCE_HELP)
     p.add_argument("--crop", choices=("first", "resample"), default=None,
                    help="window: the first 60 frames or the whole clip resampled to 60 frames (a whole exercise "
                         "episode, where a wrong execution may show late; not with --stream); default: the window the "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 from haad.data.windows import WindowConfig
+from haad.distances import check_distance
 from haad.encoder import EncoderConfig
 from haad.evaluation.augmentation import AugmentConfig
 from haad.train import TrainConfig
@@ -27,6 +28,9 @@ class EvalConfig:
         pooling: encoder pooling (``"joint"`` default, ``"node"`` option).
         train: contrastive training settings (its ``seed`` is replaced by each run's seed).
         augment: generative augmentation (training-time positives and/or support variants).
+        distance: the support distance, ``mean`` (Eq. 6) or ``nearest`` (Eq. 6n); ``None``: the one the
+            encoder records (:attr:`haad.encoders.EncoderChoice.distance`: ``nearest`` for the built-in
+            encoder), else ``mean``. Recorded in the options only when given; results say which was used.
     """
 
     method: str = "fewshot"
@@ -37,8 +41,11 @@ class EvalConfig:
     pooling: str = "joint"
     train: TrainConfig = field(default_factory=TrainConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    distance: str | None = None
 
     def __post_init__(self) -> None:
+        if self.distance is not None:
+            check_distance(self.distance)
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose from {METHODS}")
         if self.k_shot < 1:
@@ -66,6 +73,8 @@ class EvalConfig:
         d = asdict(self)
         d["seeds"] = list(self.seeds)
         d["augment"] = self.augment.to_dict()
+        if self.distance is None:  # the encoder's rule; left out so that results from before the choice match
+            d.pop("distance")
         if self.method != "fewshot":
             d.pop("train")
             d.pop("pooling")

@@ -64,6 +64,9 @@ def merge_results(parts: list) -> dict:
             if p.get(key) != first.get(key):
                 raise ValueError(f"{where}: {key} differs from {first.get('_path', 'the first file')}; "
                                  "only runs that differ in their seeds can be merged")
+        if p.get("distance", "mean") != first.get("distance", "mean"):  # results from before the choice: Eq. 6
+            raise ValueError(f"{where}: support distance {p.get('distance', 'mean')} differs from "
+                             f"{first.get('_path', 'the first file')}'s {first.get('distance', 'mean')}")
         opts = {k: v for k, v in p["options"].items() if k != "seeds"}
         if opts != base_opts:
             diff = sorted(k for k in set(opts) | set(base_opts) if opts.get(k) != base_opts.get(k))

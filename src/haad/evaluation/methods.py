@@ -87,14 +87,15 @@ class FewShotMethod(ProtocolMethod):
             one is reused, an unfinished one resumed).
         augmentation: a :class:`~haad.evaluation.augmentation.ProtocolAugmentation`, or None.
         progress: progress bars on stderr.
+        distance: the detector's support distance (``mean``, Eq. 6; ``nearest``, Eq. 6n).
     """
 
-    threshold_rule = "max leave-one-out mean distance within the support set (predict's default)"
-
     def __init__(self, data: Collection, split: Split, windows: np.ndarray, config: EvalConfig,
-                 encoder=None, out_dir=None, augmentation=None, progress: bool = True):
+                 encoder=None, out_dir=None, augmentation=None, progress: bool = True, distance: str = "mean"):
         super().__init__(data, split, windows)
         self.name = config.method
+        self.distance = distance
+        self.threshold_rule = f"max leave-one-out {distance} distance within the support set (predict's default)"
         self.config, self.encoder, self.out_dir = config, encoder, out_dir
         self.augmentation, self.progress = augmentation, progress
         self.train_seconds: list = []
@@ -137,7 +138,7 @@ class FewShotMethod(ProtocolMethod):
             extra = self.augmentation.support_variants(seed, self.draws, category)
             if extra is not None and len(extra):
                 emb = np.concatenate([emb, self.embedder(extra)])
-        det = FewShotDetector(self.embedder, self.data.layout, self.config.window)
+        det = FewShotDetector(self.embedder, self.data.layout, self.config.window, distance=self.distance)
         return det.fit_embeddings(emb, n_real=len(support))
 
     def test_scores(self, detector: FewShotDetector) -> np.ndarray:

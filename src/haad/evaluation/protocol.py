@@ -196,7 +196,7 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
 
     split = protocol_split(data, config.train_fraction)
     extra = {"encoder": str(encoder_dir) if encoder_dir is not None else None}
-    encoder = None
+    encoder, distance = None, config.distance or "mean"
     if config.method != "fewshot" or encoder_dir is None:
         config = config.resolved()  # no encoder to record a window: the protocol's
     if config.method == "fewshot" and encoder_dir is not None:
@@ -209,7 +209,7 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
             method = "bone-distance" if chosen.spec == "bones" else "dct-distance"
             raise ValueError(f"encoder {chosen.spec!r} is a no-learning embedding: use --method {method}")
         config = config.resolved(chosen.window)
-        encoder = chosen.embedder
+        encoder, distance = chosen.embedder, config.distance or chosen.distance
         if chosen.pretrained is not None:
             if config.augment.mode != "none":
                 raise ValueError("generative augmentation needs a per-dataset encoder, not a pretrained one")
@@ -245,7 +245,8 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
                                             content_lengths(data.clips, config.window))
     if np.isin(data.labels[split.seen_train()], split.unseen).any():  # guard: unseen must never train
         raise AssertionError("unseen category in the training set")
-    method = FewShotMethod(data, split, windows, config, encoder, out_dir, augmentation, progress)
+    method = FewShotMethod(data, split, windows, config, encoder, out_dir, augmentation, progress, distance)
+    extra["distance"] = distance
     run = run_protocol(method, config.seeds, log)
     if out_dir is not None:
         save_scores(Path(out_dir) / "scores.npz", run, data, split, config.seeds)

@@ -27,6 +27,7 @@ import numpy as np
 from haad.data.collection import Collection
 from haad.data.windows import WindowConfig, make_windows
 from haad.detector import FewShotDetector
+from haad.distances import check_distance
 from haad.evaluation.metrics import auc, mean_std
 
 
@@ -137,6 +138,9 @@ class WithinConfig:
         scale_eps: the floor of ``pool`` scaling, a fraction of the mean spread (chosen by subject
             cross-validation on ui-prmd's support subjects; benchmarks/within_selection.py).
         bone_coef: DCT coefficients per bone direction for ``bone-distance`` (chosen the same way).
+        distance: the support distance, ``mean`` (Eq. 6) or ``nearest`` (Eq. 6n); ``None``: the one the
+            encoder records (``nearest`` for the built-in encoder), else ``mean``. Recorded in the options
+            only when given; results say which was used.
     """
 
     protocol: str
@@ -147,6 +151,7 @@ class WithinConfig:
     scale: str = "none"
     scale_eps: float = 1e-3
     bone_coef: int = 4
+    distance: str | None = None
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -161,10 +166,16 @@ class WithinConfig:
             raise ValueError(f"need scale_eps > 0 and bone_coef >= 1, got {self.scale_eps} and {self.bone_coef}")
         if self.k_shot < 1 or not self.seeds:
             raise ValueError("need k_shot >= 1 and at least one seed")
+        if self.distance is not None:
+            if self.method in BASELINE_METHODS:
+                raise ValueError(f"{self.method} is not a distance to the support: it takes no distance")
+            check_distance(self.distance)
 
     def options(self) -> dict:
         d = asdict(self)
         d["seeds"] = list(self.seeds)
+        if self.distance is None:  # the encoder's rule; left out so that results from before the choice match
+            d.pop("distance")
         return d
 
 
@@ -173,13 +184,15 @@ def _embed(data: Collection, config: WithinConfig, encoder) -> tuple[np.ndarray,
     from haad.embedders import DCTEmbedder
 
     if config.method == "dct-distance":
-        return DCTEmbedder()(make_windows(data.clips, data.layout.root, config.window)), {"encoder": None}
+        return (DCTEmbedder()(make_windows(data.clips, data.layout.root, config.window)),
+                {"encoder": None, "distance": config.distance or "mean"})
     from haad.encoders import resolve_encoder
     from haad.preprocess import prepare_collection
 
     chosen = resolve_encoder(encoder, exact=True)  # a torch module's own forward, as the category protocol's
     info = {"encoder": chosen.spec, "encoder_trained_on": chosen.trained_datasets(),
-            "encoder_hybrid": (chosen.header or {}).get("meta", {}).get("hybrid")}
+            "encoder_hybrid": (chosen.header or {}).get("meta", {}).get("hybrid"),
+            "distance": config.distance or chosen.distance}
     if chosen.pretrained is not None and chosen.record_for(data.source) is not None:
         # Pretraining drew from the category protocol's training pools, which hold this
         # protocol's test clips (other subjects, styles or populations of the same motions).
@@ -202,14 +215,16 @@ def _bone_embed(data: Collection, config: WithinConfig) -> tuple[np.ndarray, dic
 
     prepared, record = bone_space(data)
     windows = make_windows(prepared.clips, prepared.layout.root, config.window)
-    return BoneDCTEmbedder(prepared.layout.parents, config.bone_coef)(windows), {"encoder": None, **record}
+    return (BoneDCTEmbedder(prepared.layout.parents, config.bone_coef)(windows),
+            {"encoder": None, **record, "distance": config.distance or "mean"})
 
 
-def task_aucs(emb: np.ndarray, tasks: list, config: WithinConfig, log=None) -> np.ndarray:
-    """(seeds, tasks) ROC AUCs of the detector on precomputed embeddings (the module docstring's loop)."""
+def task_aucs(emb: np.ndarray, tasks: list, config: WithinConfig, log=None, distance: str = "mean") -> np.ndarray:
+    """(seeds, tasks) ROC AUCs of the detector on precomputed embeddings (the module docstring's loop),
+    scored by the support ``distance`` (``mean``, Eq. 6; ``nearest``, Eq. 6n)."""
     from haad.distances import pool_scale
 
-    det = FewShotDetector(None, None)
+    det = FewShotDetector(None, None, distance=distance)
     aucs = np.zeros((len(config.seeds), len(tasks)))
     # Scaling depends on the task's pool only, never on the seed's draw or on test clips.
     scaled = [emb * pool_scale(emb[t.support_pool], config.scale_eps) if config.scale == "pool" else emb
@@ -267,7 +282,7 @@ def evaluate_within(data: Collection, config: WithinConfig, encoder=None, log=No
         aucs, info = baseline_aucs(data, tasks, config, log)
     else:
         emb, info = _bone_embed(data, config) if config.method == "bone-distance" else _embed(data, config, encoder)
-        aucs = task_aucs(emb, tasks, config, log)
+        aucs = task_aucs(emb, tasks, config, log, info["distance"])
     return {
         "dataset": data.source, "protocol": config.protocol, "method": config.method,
         "seeds": [int(s) for s in config.seeds], "k_shot": config.k_shot, "options": config.options(),

@@ -1,0 +1,192 @@
+"""The support distance: the paper's mean (Eq. 6) or the nearest support embedding (Eq. 6n), through the
+detector, its p-values, explanations, saved files, the configs, results and the command line."""
+
+import json
+
+import numpy as np
+import pytest
+
+from haad.data.synthetic import synthesize
+from haad.detector import DCTEmbedder, FewShotDetector
+from haad.distances import reduce_distances, support_distance
+from haad.skeleton import SMPL24
+
+
+@pytest.fixture(scope="module")
+def synth():
+    return synthesize(clips_per_class=6, seed=3)
+
+
+def brute(q, s):
+    return np.linalg.norm(np.asarray(q, np.float64)[:, None] - np.asarray(s, np.float64)[None], axis=-1)
+
+
+def test_support_distance_rules():
+    rng = np.random.default_rng(0)
+    q, s = rng.normal(size=(40, 7)) * 5 + 100, rng.normal(size=(4, 7)) * 5 + 100  # a large common part
+    d = brute(q, s)
+    assert np.allclose(support_distance(q, s, "mean"), d.mean(1), rtol=1e-5)
+    assert np.allclose(support_distance(q, s, "nearest"), d.min(1), rtol=1e-5)
+    with pytest.raises(ValueError, match="distance must be one of mean, nearest, got 'median'"):
+        support_distance(q, s, "median")
+
+
+def test_leave_one_out_reduction():
+    import torch
+
+    e = np.array([[0.0], [1.0], [3.0], [7.0]])
+    d = torch.from_numpy(brute(e, e))
+    assert np.allclose(reduce_distances(d, "mean", exclude_self=True).numpy(), [11 / 3, 9 / 3, 9 / 3, 17 / 3])
+    assert np.allclose(reduce_distances(d, "nearest", exclude_self=True).numpy(), [1, 1, 2, 4])
+    assert np.allclose(reduce_distances(d, "nearest").numpy(), [0, 0, 0, 0])  # itself, when not excluded
+
+
+def test_nearest_detector_scores_threshold_and_p_values():
+    sup = np.array([[0.0], [1.0], [3.0]])
+    det = FewShotDetector(None, SMPL24, distance="nearest").fit_embeddings(sup)
+    assert np.allclose(det.decision_scores_, [1, 1, 2])  # each support's nearest other
+    assert det.threshold_ == pytest.approx(2.0)
+    x = np.array([[10.0], [-1.0], [1.5], [2.0]])
+    assert np.allclose(det.score_embeddings(x), [7, 1, 0.5, 1])
+    # by hand: each bag member scores by its nearest other member
+    # x = 10: x 7; supports 1, 1, 2 -> only x reaches 7
+    # x = -1: x 1; supports min(1, 1) = 1, 1, 2 -> all four
+    # x = 1.5: x 0.5; supports 1, 0.5, 1.5 -> all four
+    # x = 2: x 1; supports 1, 1, 1 -> all four
+    assert np.allclose(det.p_values_embeddings(x), [1 / 4, 1, 1, 1])
+    x = np.array([[5.0]])  # x 2; supports 1, 1, 2 (min(2, 2)) -> x and the support at 3
+    assert np.allclose(det.p_values_embeddings(x), [2 / 4])
+
+
+def test_nearest_p_values_are_valid_and_match_a_brute_force_bag():
+    rng = np.random.default_rng(1)
+    for k in (3, 9):
+        p = []
+        for _ in range(800):
+            sup = rng.normal(size=(k, 8))
+            det = FewShotDetector(None, SMPL24, distance="nearest").fit_embeddings(sup)
+            x = rng.normal(size=(20, 8))
+            got = det.p_values_embeddings(x)
+            if len(p) < 3:  # the bag by brute force: every member's nearest other member
+                for xi, pi in zip(x, got):
+                    bag = np.concatenate([xi[None], sup])
+                    d = brute(bag, bag) + np.diag(np.full(k + 1, np.inf))
+                    score = d.min(1)
+                    assert pi == pytest.approx((score >= score[0]).sum() / (k + 1))
+            p.append(got)
+        p = np.concatenate(p)
+        for m in (1, 2):
+            # exchangeable: P(p <= a) <= a; ties (two members each other's nearest score alike) make it
+            # conservative. Measured 0.218 / 0.508 at K = 3 (a = 0.25 / 0.5), 0.099 / 0.198 at K = 9.
+            a = m / (k + 1)
+            assert a - 0.05 < (p <= a).mean() < a + 0.02, (k, m, (p <= a).mean())
+
+
+def test_one_support_clip_is_the_same_under_both_rules():
+    sup, x = np.zeros((1, 4)), np.random.default_rng(2).normal(size=(5, 4))
+    mean = FewShotDetector(None, SMPL24).fit_embeddings(sup)
+    near = FewShotDetector(None, SMPL24, distance="nearest").fit_embeddings(sup)
+    assert np.allclose(mean.score_embeddings(x), near.score_embeddings(x))
+    assert np.all(near.p_values_embeddings(x) == 1.0)
+
+
+def test_nearest_detector_on_clips_saves_and_explains(synth, tmp_path):
+    det = FewShotDetector(DCTEmbedder(), SMPL24, distance="nearest").fit(synth.clips[:3])
+    test = synth.clips[10:16]
+    emb = det.embed(test)
+    assert np.allclose(det.decision_function(test), brute(emb, det.support_embeddings_).min(1), rtol=1e-5)
+    det.save(tmp_path / "det")
+    assert json.loads((tmp_path / "det" / "config.json").read_text())["config"]["distance"] == "nearest"
+    back = FewShotDetector.load(tmp_path / "det")
+    assert back.distance == "nearest"
+    assert np.array_equal(back.decision_function(test), det.decision_function(test))
+    # the embedding split follows the score: the squared differences to the nearest support embedding
+    shares = det.explain(test, method="embedding")
+    nearest = brute(emb, det.support_embeddings_).argmin(1)
+    sq = (emb - det.support_embeddings_[nearest]) ** 2
+    per_joint = sq.reshape(len(emb), 10, 24, 3).sum(axis=(1, 3))
+    assert np.allclose(shares, per_joint / per_joint.sum(1, keepdims=True), rtol=1e-4, atol=1e-7)
+
+
+def test_detector_saved_before_the_choice_scores_by_the_mean(synth, tmp_path):
+    det = FewShotDetector(DCTEmbedder(), SMPL24).fit(synth.clips[:3])
+    det.save(tmp_path / "det")
+    path = tmp_path / "det" / "config.json"
+    header = json.loads(path.read_text())
+    del header["config"]["distance"]
+    path.write_text(json.dumps(header))
+    assert FewShotDetector.load(tmp_path / "det").distance == "mean"
+    header["config"]["distance"] = "median"
+    path.write_text(json.dumps(header))
+    from haad.checkpoint import CheckpointError
+
+    with pytest.raises(CheckpointError, match="malformed detector config.*median"):
+        FewShotDetector.load(tmp_path / "det")
+
+
+def test_configs_refuse_an_unknown_distance():
+    from haad.evaluation.config import EvalConfig
+    from haad.evaluation.within import WithinConfig
+    from haad.hybrid import HybridConfig
+    from haad.inference import SupportConfig
+
+    for make in (lambda: EvalConfig(distance="l1"), lambda: SupportConfig(distance="l1"),
+                 lambda: WithinConfig("ui-prmd-cross-subject", distance="l1"), lambda: HybridConfig(distance="l1"),
+                 lambda: FewShotDetector(None, SMPL24, distance="l1")):
+        with pytest.raises(ValueError, match="distance must be one of mean, nearest, got 'l1'"):
+            make()
+    with pytest.raises(ValueError, match="takes no distance"):
+        WithinConfig("ui-prmd-cross-subject", method="stg-nf", distance="mean")
+    # Options record the distance only when it is given: results from before the choice keep matching.
+    assert "distance" not in EvalConfig().options()
+    assert EvalConfig(distance="nearest").options()["distance"] == "nearest"
+    assert "distance" not in WithinConfig("ui-prmd-cross-subject").options()
+
+
+def test_encoders_record_their_distance(tmp_path):
+    from haad.checkpoint import load_checkpoint, update_meta
+    from haad.encoders import BUILTIN_DIR, resolve_encoder
+
+    assert resolve_encoder("builtin").distance == "nearest"
+    assert resolve_encoder("dct").distance == "mean" and resolve_encoder("bones").distance == "mean"
+    # A hybrid record from before the choice (no distance) scores by the mean; a malformed one is refused.
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(BUILTIN_DIR, old)
+    _, header = load_checkpoint(old)
+    record = {k: v for k, v in header["meta"]["hybrid"].items() if k != "distance"}
+    update_meta(old, "hybrid", record)
+    assert resolve_encoder(old).distance == "mean"
+    update_meta(old, "hybrid", {**record, "distance": "far"})
+    with pytest.raises(ValueError, match=f"encoder {old}: malformed hybrid record.*far"):
+        resolve_encoder(old)
+
+
+def test_fit_detector_takes_the_encoders_distance_unless_told(synth):
+    from haad.inference import SupportConfig, fit_detector
+
+    name = synth.class_names[0]
+    assert fit_detector(synth, None, SupportConfig(category=name, k_shot=3)).distance == "nearest"
+    assert fit_detector(synth, None, SupportConfig(category=name, k_shot=3, distance="mean")).distance == "mean"
+    assert fit_detector(synth, "dct", SupportConfig(category=name, k_shot=3)).distance == "mean"
+    det = fit_detector(synth, "dct", SupportConfig(category=name, k_shot=3, distance="nearest"))
+    emb = det.embed(synth.clips[20:30])
+    assert np.allclose(det.decision_function(synth.clips[20:30]), brute(emb, det.support_embeddings_).min(1),
+                       rtol=1e-5)
+
+
+def test_merge_refuses_results_of_another_distance(tmp_path):
+    from haad.evaluation.merge import merge_results
+
+    def part(seed, distance):
+        res = {"dataset": "d", "method": "fewshot", "k_shot": 3, "split": {}, "layout": "l", "encoder": "builtin",
+               "seen_categories": [], "unseen_categories": ["a"], "seeds": [seed],
+               "options": {"seeds": [seed]}, "per_category": {"a": {"values": [0.9]}}, "_path": f"p{seed}"}
+        if distance is not None:
+            res["distance"] = distance
+        return res
+
+    merge_results([part(0, None), part(1, "mean")])  # before the choice: the mean
+    with pytest.raises(ValueError, match="p1: support distance nearest differs from p0's mean"):
+        merge_results([part(0, None), part(1, "nearest")])

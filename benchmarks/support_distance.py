@@ -9,7 +9,8 @@ Both rules score the same embeddings on the same protocol draws (K = 3, ``--seed
   of ``benchmarks/pretrain_seeds.py`` (in-dataset: ``all3-sS``; leaving D out: ``lodo-D-sS``; one per
   pretraining seed S, reused from ``--root`` when there, else pretrained with the shipped settings);
 - within-category protocols (wrong executions, another style or population of the same motion): the
-  floor, bone directions and the built-in encoder, with ui-prmd also pool-scaled.
+  floor, bone directions and the built-in encoder, as they are and pool-scaled; and kinder-gator's
+  category protocol (58 motions the built-in encoder never saw).
 
     HAAD_DATA_DIR=../shared/data python benchmarks/support_distance.py --pretrain-seeds 0,1,2 \\
         --json benchmarks/results/json/support-distance.json --md benchmarks/results/support-distance.md
@@ -36,7 +37,8 @@ CATEGORY_COLUMNS = ("floor", "floor, whole clips", "bones, whole clips", "own en
                     "pretrained, LODO")
 WITHIN = (("ui-prmd", "ui-prmd-cross-subject", "none"), ("ui-prmd", "ui-prmd-cross-subject", "pool"),
           ("ui-prmd", "ui-prmd-personal", "none"), ("bandai-namco", "bandai-namco-style", "none"),
-          ("kinder-gator", "kinder-gator-population", "none"))
+          ("bandai-namco", "bandai-namco-style", "pool"), ("kinder-gator", "kinder-gator-population", "none"),
+          ("kinder-gator", "kinder-gator-population", "pool"))
 WITHIN_COLUMNS = {"floor": "dct-distance", "bones": "bone-distance", "built-in encoder": "fewshot"}
 
 
@@ -86,6 +88,14 @@ def within_table(seeds: int) -> dict:
                 row[col] = evaluate_within(data, cfg)["mean"]
             table[f"{protocol}{'-pool' if scale == 'pool' else ''}/{rule}"] = row
             print(protocol, scale, rule, {k: round(v, 3) for k, v in row.items()}, flush=True)
+    data = load_dataset("kinder-gator")
+    for rule in DISTANCES:
+        cfg = EvalConfig(seeds=tuple(range(seeds)), distance=rule)
+        table[f"kinder-gator-category/{rule}"] = {
+            "floor": evaluate(data, replace(cfg, method="dct-distance"), progress=False)["mean"],
+            "bones": evaluate(data, replace(cfg, method="bone-distance", window=WHOLE), progress=False)["mean"],
+            "built-in encoder": evaluate(data, cfg, encoder_dir="builtin", progress=False)["mean"]}
+        print("kinder-gator category", rule, table[f"kinder-gator-category/{rule}"], flush=True)
     return table
 
 

@@ -10,6 +10,14 @@ from each encoder's own record, so only the weights vary. The kept setting's row
 
     HAAD_DATA_DIR=../shared/data python benchmarks/hybrid_selection.py --seeds 10 --check \\
         --json benchmarks/results/json/pretrain/hybrid-selection.json --md benchmarks/results/hybrid-selection.md
+
+``--distance nearest`` scores by the nearest support clip (Eq. 6n) instead of the mean (Eq. 6), and
+``--pretrain-seeds 0,1,2 --root runs/pre-seeds`` averages every cell over the encoders of
+``benchmarks/pretrain_seeds.py`` (``all3-sS``, ``lodo-D-sS``)::
+
+    HAAD_DATA_DIR=../shared/data python benchmarks/hybrid_selection.py --seeds 10 --check --distance nearest \\
+        --pretrain-seeds 0,1,2 --root runs/pre-seeds --json benchmarks/results/json/pretrain/hybrid-selection-nearest.json \\
+        --md benchmarks/results/hybrid-selection-nearest.md
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import numpy as np
 from haad.data import load_dataset
 from haad.data.splits import protocol_split, support_draws
 from haad.data.windows import make_windows
-from haad.distances import mean_distance
+from haad.distances import DISTANCES, support_distance
 from haad.encoders import resolve_encoder
 from haad.evaluation.config import EvalConfig
 from haad.evaluation.metrics import auc
@@ -51,11 +59,12 @@ def part_embeddings(encoder_dir: Path, name: str, cfg: EvalConfig):
     return data, split, {p: parts[p](windows) / np.float32(record["scales"][p]) for p in PARTS}
 
 
-def protocol_mean(data, split, emb: np.ndarray, seeds, k: int = EvalConfig().k_shot) -> float:
-    """The category protocol's mean AUC on fixed embeddings (docs/PROTOCOL.md: draws default_rng([s, c]))."""
+def protocol_mean(data, split, emb: np.ndarray, seeds, k: int = EvalConfig().k_shot, distance: str = "mean") -> float:
+    """The category protocol's mean AUC on fixed embeddings (docs/PROTOCOL.md: draws default_rng([s, c])),
+    scored by the support ``distance`` (Eq. 6 or 6n)."""
     test, labels = split.test, data.labels[split.test]
-    aucs = [[auc(labels != c, mean_distance(emb[test], emb[draw])) for c, draw in enumerate(support_draws(split, s, k))]
-            for s in seeds]
+    aucs = [[auc(labels != c, support_distance(emb[test], emb[draw], distance))
+             for c, draw in enumerate(support_draws(split, s, k))] for s in seeds]
     return float(np.mean(aucs))
 
 
@@ -66,18 +75,30 @@ def main() -> None:
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--md", type=Path, default=None, help="also write the table here")
     ap.add_argument("--check", action="store_true", help="compare the shipped setting with haad evaluate (seed 0)")
+    ap.add_argument("--distance", choices=DISTANCES, default="mean", help="the support distance (Eq. 6 or 6n)")
+    ap.add_argument("--pretrain-seeds", default=None,
+                    help="average over the encoders all3-sS and lodo-D-sS of these training seeds (default: all3, lodo-D)")
     args = ap.parse_args()
-    cfg = EvalConfig(seeds=tuple(range(args.seeds)))
+    cfg = EvalConfig(seeds=tuple(range(args.seeds)), distance=args.distance)
     grid = list(itertools.product(BONE_WEIGHTS, POSITION_WEIGHTS))
     table = {f"{b},{p}": {} for b, p in grid}
-    encoders = {"in-dataset": pretrained(args.root, "all3", DEV)}
-    encoders.update({f"lodo-{d}": pretrained(args.root, f"lodo-{d}", [x for x in DEV if x != d]) for d in DEV})
+    runs = ([(0, "")] if args.pretrain_seeds is None
+            else [(int(s), f"-s{int(s)}") for s in args.pretrain_seeds.split(",") if s.strip()])
+    encoders = {}
+    for s, tag in runs:
+        encoders[f"in-dataset{tag}"] = pretrained(args.root, f"all3{tag}", DEV, seed=s)
+        encoders.update({f"lodo-{d}{tag}": pretrained(args.root, f"lodo-{d}{tag}", [x for x in DEV if x != d], seed=s)
+                         for d in DEV})
     for d in DEV:
-        for kind, enc in (("in-dataset", encoders["in-dataset"]), ("lodo", encoders[f"lodo-{d}"])):
-            data, split, parts = part_embeddings(enc, d, cfg)
-            for b, p in grid:
-                emb = np.concatenate([parts["learned"], b * parts["bones"], p * parts["positions"]], axis=1)
-                table[f"{b},{p}"][f"{kind}/{d}"] = protocol_mean(data, split, emb, cfg.seeds)
+        for kind, name in (("in-dataset", "in-dataset"), ("lodo", f"lodo-{d}")):
+            cells = {}
+            for _, tag in runs:
+                data, split, parts = part_embeddings(encoders[name + tag], d, cfg)
+                for b, p in grid:
+                    emb = np.concatenate([parts["learned"], b * parts["bones"], p * parts["positions"]], axis=1)
+                    cells.setdefault((b, p), []).append(protocol_mean(data, split, emb, cfg.seeds, distance=args.distance))
+            for (b, p), values in cells.items():
+                table[f"{b},{p}"][f"{kind}/{d}"] = float(np.mean(values))
             print(f"{d} {kind} done", flush=True)
     rows = []
     for key, r in table.items():
@@ -91,14 +112,17 @@ def main() -> None:
         from haad.evaluation.protocol import evaluate
 
         for d in DEV:
-            res = evaluate(load_dataset(d), EvalConfig(seeds=(0,)), encoder_dir=encoders["in-dataset"], progress=False)
-            data, split, parts = part_embeddings(encoders["in-dataset"], d, cfg)
+            first = encoders["in-dataset" + runs[0][1]]
+            res = evaluate(load_dataset(d), EvalConfig(seeds=(0,), distance=args.distance), encoder_dir=first,
+                           progress=False)
+            data, split, parts = part_embeddings(first, d, cfg)
             emb = np.concatenate([parts["learned"], shipped.bone_weight * parts["bones"],
                                   shipped.position_weight * parts["positions"]], axis=1)
-            mine = protocol_mean(data, split, emb, (0,))
+            mine = protocol_mean(data, split, emb, (0,), distance=args.distance)
             print(f"check {d}: haad evaluate {res['mean']:.6f}, this script {mine:.6f}")
             assert abs(res["mean"] - mine) < 1e-4, (res["mean"], mine)
-    atomic_write_json(args.json, {"seeds": args.seeds, "shipped": {"bone_weight": shipped.bone_weight,
+    atomic_write_json(args.json, {"seeds": args.seeds, "distance": args.distance,
+                                  "pretrain_seeds": [s for s, _ in runs], "shipped": {"bone_weight": shipped.bone_weight,
                                                                      "position_weight": shipped.position_weight},
                                   "rows": rows})
     head = "| w_B | w_P | " + " | ".join(f"in {d}" for d in DEV) + " | in mean | " + \

@@ -23,14 +23,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from pretrained_transfer import DEV, ROOT, WHOLE
+from pretrained_transfer import DEV, ROOT, WHOLE, pretrained
 
 from haad.data import load_dataset
 from haad.distances import DISTANCES
 from haad.evaluation.config import EvalConfig
 from haad.evaluation.protocol import evaluate
 from haad.evaluation.within import WithinConfig, evaluate_within
-from haad.pretrain import PretrainConfig, pretrain
 from haad.storage import atomic_write_bytes, atomic_write_json
 
 CATEGORY_COLUMNS = ("floor", "floor, whole clips", "bones, whole clips", "own encoder", "pretrained, in-dataset",
@@ -40,17 +39,6 @@ WITHIN = (("ui-prmd", "ui-prmd-cross-subject", "none"), ("ui-prmd", "ui-prmd-cro
           ("bandai-namco", "bandai-namco-style", "pool"), ("kinder-gator", "kinder-gator-population", "none"),
           ("kinder-gator", "kinder-gator-population", "pool"))
 WITHIN_COLUMNS = {"floor": "dct-distance", "bones": "bone-distance", "built-in encoder": "fewshot"}
-
-
-def encoder_at(root: Path, name: str, datasets, seed: int) -> Path:
-    """The pretrained encoder ROOT/NAME as it is when there, else pretrained with the shipped settings.
-    (Encoders are used as found, not checked against today's training data: see benchmarks/README.md,
-    "Support distance", on how the sensor normalisation's float64 rounding moved since some were made.)"""
-    out = root / name
-    if not (out / "config.json").is_file():
-        base = PretrainConfig()
-        pretrain(replace(base, datasets=tuple(datasets), train=replace(base.train, seed=seed)), out)
-    return out
 
 
 def category_table(seeds: int, pretrain_seeds: list, root: Path, own: Path) -> dict:
@@ -68,7 +56,7 @@ def category_table(seeds: int, pretrain_seeds: list, root: Path, own: Path) -> d
                    "own encoder": evaluate(data, c, out_dir=own / d, progress=False)["mean"]}
             for col, name, pool in (("pretrained, in-dataset", "all3-s{}", DEV),
                                     ("pretrained, LODO", f"lodo-{d}-s{{}}", [x for x in DEV if x != d])):
-                per = [evaluate(data, c, encoder_dir=encoder_at(root, name.format(s), pool, s), progress=False)["mean"]
+                per = [evaluate(data, c, encoder_dir=pretrained(root, name.format(s), pool, seed=s), progress=False)["mean"]
                        for s in pretrain_seeds]
                 row[col] = float(np.mean(per))
                 row[col + " per seed"] = per

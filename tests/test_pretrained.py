@@ -145,7 +145,7 @@ def test_detect_defaults_to_builtin_on_a_layout_it_never_saw(tmp_path):
     assert np.allclose([float(x["score"]) for x in csv.DictReader(mean_csv.open())], d.mean(1), rtol=1e-4, atol=1e-3)
     r = haad("detect", "--detector", tmp_path / "none", "--input", npz, "--distance", "mean", "--out",
              tmp_path / "x.csv", check=False)
-    assert r.returncode == 2 and "--distance apply to a new support set" in r.stderr.replace("\n", " ")
+    assert r.returncode == 2 and "--turns apply to a new support set" in r.stderr.replace("\n", " ")
     # the DCT embedding stays available by name; it takes only the support clips' own layout
     haad("detect", "--support", npz, "--category", "walk", "--input", npz, "--encoder", "dct", "--out", tmp_path / "d.csv")
     # a joint map for names the alias table does not know

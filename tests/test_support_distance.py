@@ -190,3 +190,79 @@ def test_merge_refuses_results_of_another_distance(tmp_path):
     merge_results([part(0, None), part(1, "mean")])  # before the choice: the mean
     with pytest.raises(ValueError, match="p1: support distance nearest differs from p0's mean"):
         merge_results([part(0, None), part(1, "nearest")])
+
+
+def test_turned_windows():
+    from haad.geometry import check_turns, turned
+
+    rng = np.random.default_rng(4)
+    w = rng.normal(size=(5, 7, 3, 3)).astype(np.float32)
+    t = turned(w, (90.0, -30.0))
+    assert t.shape == (10, 7, 3, 3) and t.dtype == np.float32
+    # 90 degrees about y: heights unchanged, the horizontal plane turned a quarter, lengths kept
+    assert np.allclose(t[:5, ..., 1], w[..., 1])
+    assert np.allclose(np.linalg.norm(t[:5][..., [0, 2]], axis=-1), np.linalg.norm(w[..., [0, 2]], axis=-1), atol=1e-6)
+    assert np.allclose((t[:5][..., [0, 2]] * w[..., [0, 2]]).sum(-1), 0, atol=1e-5)
+    assert np.allclose(turned(t[5:], (30.0,)), w, atol=1e-6)  # turned back
+    assert turned(w, ()).shape == (0, 7, 3, 3)
+    with pytest.raises(ValueError, match="finite"):
+        check_turns((15, float("nan")))
+    with pytest.raises(ValueError, match="angles in degrees"):
+        check_turns("abc")
+
+
+def test_support_turns_join_the_support_set(synth, tmp_path):
+    from haad.inference import SupportConfig, fit_detector
+
+    name = synth.class_names[0]
+    det = fit_detector(synth, None, SupportConfig(category=name, k_shot=3))
+    assert det.turns == (-30.0, -15.0, 15.0, 30.0)  # the built-in encoder's record
+    assert det.support_embeddings_.shape[0] == 3 * 5 and det.n_real_support_ == 3
+    # the extra rows are the support windows turned by each angle, embedded
+    from haad.geometry import turned
+
+    expect = det.embedder(turned(det.support_windows_, det.turns))
+    assert np.allclose(det.support_embeddings_[3:], expect, rtol=1e-5, atol=1e-6)
+    plain = fit_detector(synth, None, SupportConfig(category=name, k_shot=3, turns=()))
+    assert plain.support_embeddings_.shape[0] == 3
+    assert np.allclose(plain.support_embeddings_, det.support_embeddings_[:3])
+    # turns are extra support, like generated variants: p-values use the 3 recorded clips alone
+    x = synth.clips[30:40]
+    p = det.p_values(x)
+    assert set(np.unique(p)) <= {0.25, 0.5, 0.75, 1.0}
+    det.save(tmp_path / "det")
+    back = FewShotDetector.load(tmp_path / "det")
+    assert back.turns == det.turns and np.array_equal(back.decision_function(x), det.decision_function(x))
+    # turning needs y-up windows: the canonical, normalised space
+    with pytest.raises(ValueError, match="support turns need y-up windows"):
+        fit_detector(synth, "dct", SupportConfig(category=name, k_shot=3, turns=(15.0,)))
+    with pytest.raises(ValueError, match="support turns need y-up windows"):
+        FewShotDetector(DCTEmbedder(), SMPL24, turns=(15,)).fit(synth.clips[:3])
+
+
+def test_turns_in_the_protocols():
+    from haad.evaluation.config import EvalConfig
+    from haad.evaluation.protocol import evaluate
+    from haad.evaluation.within import WithinConfig
+
+    data = synthesize(clips_per_class=6, seed=3)
+    with pytest.raises(ValueError, match="support turns need y-up windows"):
+        evaluate(data, EvalConfig(method="dct-distance", seeds=(0,), turns=(15.0,)), progress=False)
+    bones = evaluate(data, EvalConfig(method="bone-distance", seeds=(0,), turns=(-15.0, 15.0)), progress=False)
+    assert bones["turns"] == [-15.0, 15.0] and bones["options"]["turns"] == [-15.0, 15.0]
+    assert evaluate(data, EvalConfig(method="bone-distance", seeds=(0,)), progress=False)["turns"] == []
+    assert "turns" not in EvalConfig().options() and "turns" not in WithinConfig("ui-prmd-cross-subject").options()
+    with pytest.raises(ValueError, match="takes no distance or turns"):
+        WithinConfig("ui-prmd-cross-subject", method="mocodad", turns=(15,))
+
+
+def test_cli_turn_angles():
+    import argparse
+
+    from haad.cli.parser import turn_angles
+
+    assert turn_angles("15,30") == (-30.0, -15.0, 15.0, 30.0)
+    assert turn_angles("none") == ()
+    for bad in ("abc", "0", "15,-5", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            turn_angles(bad)

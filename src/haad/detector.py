@@ -24,6 +24,7 @@ from haad.data.windows import WindowConfig
 from haad.distances import check_distance, exact_distances, reduce_distances, support_distance
 from haad.embedders import BoneDCTEmbedder, DCTEmbedder, EncoderEmbedder, HybridEmbedder, ScaledEmbedder
 from haad.encoder import ActionEncoder
+from haad.geometry import check_turns, turned
 from haad.explain import embedding_split, normalize_shares, occlusion_drops
 from haad.preprocess import Preprocessor
 from haad.skeleton import Layout
@@ -70,6 +71,10 @@ class FewShotDetector(BaseDetector):
         preprocessor: maps and normalises clips into the encoder's space first (a pretrained encoder's).
         distance: ``mean`` (Eq. 6, the paper's) or ``nearest`` (Eq. 6n: the distance to the nearest
             support embedding; what the built-in encoder records, :attr:`haad.encoders.EncoderChoice.distance`).
+        turns: angles in degrees; ``fit`` adds each support window turned about the vertical axis by each
+            of them to the support set (as extra support, like generated variants: left out of the
+            p-values). Windows must be y-up, as the canonical, normalised space of a ``preprocessor``
+            makes them (the built-in encoder records (-30, -15, 15, 30): :attr:`haad.encoders.EncoderChoice.turns`).
 
     Fitted attributes: ``support_embeddings_`` (K', D), ``decision_scores_`` (K',: each support
     embedding's leave-one-out score), ``threshold_``, ``n_real_support_`` (the first rows of
@@ -84,9 +89,10 @@ class FewShotDetector(BaseDetector):
 
     def __init__(self, embedder, layout: Layout, window: WindowConfig = WindowConfig(),
                  threshold_quantile: float = 1.0, preprocessor: Preprocessor | None = None,
-                 distance: str = "mean"):
+                 distance: str = "mean", turns=()):
         self.embedder = embedder
         self.distance = check_distance(distance)
+        self.turns = check_turns(turns)
         self.layout = layout
         self.window = window
         self.threshold_quantile = threshold_quantile
@@ -117,14 +123,21 @@ class FewShotDetector(BaseDetector):
             X: the K support clips (T, J, 3) of the normal category, or their (K, H, J, 3) windows.
             augment: optional extra support windows (e.g. generated variants), shape (M, H, J, 3)
                 or (K, G, H, J, 3); they join the support set as they are (already windowed).
+
+        With :attr:`turns`, the support windows turned by each angle join the support set too.
         """
+        if self.turns and self.preprocessor is None:
+            raise ValueError("support turns need y-up windows: an encoder on the canonical, normalised skeleton "
+                             "(the built-in encoder, a pretrained one, or bones)")
         windows = self.windows(X)
         emb = self.embed(windows)
+        extra = []
         if augment is not None:
-            extra = np.asarray(augment, dtype=np.float32).reshape(-1, self.window.length, self.window_layout.num_joints, 3)
-            self.fit_embeddings(np.concatenate([emb, self.embedder(extra)]), n_real=len(emb))
-        else:
-            self.fit_embeddings(emb)
+            extra.append(self.embedder(np.asarray(augment, dtype=np.float32).reshape(
+                -1, self.window.length, self.window_layout.num_joints, 3)))
+        if self.turns:
+            extra.append(self.embedder(turned(windows, self.turns)))
+        self.fit_embeddings(np.concatenate([emb, *extra]) if extra else emb, n_real=len(emb))
         self.support_windows_ = windows  # for occlusion explanations
         return self
 
@@ -294,6 +307,7 @@ class FewShotDetector(BaseDetector):
         config = {"embedder": self.embedder.name, "layout": self.layout.to_dict(),
                   "window": self.window.to_dict(), "threshold": self.threshold_,
                   "threshold_quantile": self.threshold_quantile, "distance": self.distance,
+                  "turns": list(self.turns),
                   "provenance": self.provenance,
                   "preprocessor": self.preprocessor.to_dict() if self.preprocessor is not None else None}
         embedder = self.embedder
@@ -345,7 +359,8 @@ class FewShotDetector(BaseDetector):
             pre = cfg["preprocessor"]
             det = cls(embedder, Layout.from_dict(cfg["layout"]), WindowConfig(**cfg["window"]),
                       float(cfg["threshold_quantile"]), Preprocessor.from_dict(pre) if pre else None,
-                      distance=cfg.get("distance", "mean"))  # detectors saved before the choice: Eq. 6
+                      distance=cfg.get("distance", "mean"),  # detectors saved before the choice: Eq. 6
+                      turns=cfg.get("turns", ()))
             det.support_embeddings_ = tensors["support_embeddings"].numpy()
             det.n_real_support_ = int(tensors["n_real_support"][0])
             windows = tensors.get("support_windows")  # absent when fitted from embeddings alone

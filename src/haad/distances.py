@@ -31,13 +31,17 @@ def support_distance(queries: np.ndarray, support: np.ndarray, rule: str = "mean
     Both sides are first moved by the support's mean: distances do not change, and ``torch.cdist``'s
     matrix-product form (|q|^2 + |s|^2 - 2 q.s, used beyond 25 rows) then subtracts numbers of the size
     of the distances instead of the embeddings' norms, which embeddings with a large common part (the
-    mean pose in the DCT of positions) make far larger."""
+    mean pose in the DCT of positions) make far larger. The nearest distance is computed directly
+    (difference by difference): it is often small (a clip much like one support clip), and the
+    matrix-product form's rounding, of the order of 1e-4 of the embeddings' spread after the square
+    root, would be all of it."""
     check_distance(rule)
     s = torch.from_numpy(np.ascontiguousarray(support, dtype=np.float32))
     centre = s.mean(dim=0, keepdim=True)
     q = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32)) - centre
-    d = torch.cdist(q, s - centre)
-    return (d.mean(dim=1) if rule == "mean" else d.min(dim=1).values).numpy()
+    if rule == "mean":
+        return torch.cdist(q, s - centre).mean(dim=1).numpy()
+    return torch.cdist(q, s - centre, compute_mode="donot_use_mm_for_euclid_dist").min(dim=1).values.numpy()
 
 
 def mean_distance(queries: np.ndarray, support: np.ndarray) -> np.ndarray:

@@ -77,6 +77,14 @@ class EncoderChoice:
         hybrid = (self.header or {}).get("meta", {}).get("hybrid")
         return (hybrid or {}).get("distance", "mean")
 
+    @property
+    def turns(self) -> tuple:
+        """The support turns (degrees about the vertical axis) a detector on this encoder uses unless told
+        otherwise: the ones its hybrid record names (:class:`haad.hybrid.HybridConfig`: (-30, -15, 15, 30)
+        for the built-in encoder), else none."""
+        hybrid = (self.header or {}).get("meta", {}).get("hybrid")
+        return tuple(float(t) for t in (hybrid or {}).get("turns", ()))
+
     def record_for(self, source) -> dict | None:
         """The pretraining record of the dataset ``source`` (a collection's ``source``: a dataset name
         or path), or ``None`` when a pretrained encoder never saw it (and for other encoders)."""

@@ -27,6 +27,26 @@ def rotate_vertical(x: torch.Tensor, angles: torch.Tensor, up_axis: int = 1) -> 
     return out
 
 
+def check_turns(turns) -> tuple:
+    """``turns`` as a tuple of finite angles in degrees, else a ValueError."""
+    try:
+        out = tuple(float(t) for t in turns)
+    except (TypeError, ValueError):
+        raise ValueError(f"turns must be angles in degrees, got {turns!r}") from None
+    if not all(np.isfinite(out)):
+        raise ValueError(f"turns must be finite angles in degrees, got {list(out)}")
+    return out
+
+
+def turned(windows: np.ndarray, degrees, up_axis: int = 1) -> np.ndarray:
+    """Copies of (N, H, J, 3) ``windows`` turned about the vertical axis through the origin by each angle
+    of ``degrees``: (len(degrees) * N, H, J, 3) float32, angle after angle (all N windows by the first
+    angle, then by the second, ...)."""
+    w = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))
+    out = [rotate_vertical(w, torch.full((len(w),), float(np.deg2rad(d))), up_axis) for d in degrees]
+    return torch.cat(out).numpy() if out else np.zeros((0,) + w.shape[1:], np.float32)
+
+
 def mirror(x, joints, lateral_axis: int = 0):
     """Mirror motion (..., J, 3) left/right: swap paired joints and negate the lateral coordinate.
 

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from haad.distances import check_distance
+from haad.geometry import check_turns
 
 PARTS = ("learned", "bones", "positions")
 
@@ -41,6 +42,9 @@ class HybridConfig:
         distance: the support distance a detector on this encoder uses unless told otherwise: ``nearest``
             (Eq. 6n; chosen on the three dev datasets with these weights, above ``mean``, Eq. 6, in-dataset,
             on datasets never seen and on the wrong executions: benchmarks/README.md, "Support distance").
+        turns: the angles (degrees, about the vertical axis) by which a detector on this encoder turns
+            each support window into extra support unless told otherwise (chosen on the dev datasets
+            with the nearest distance: benchmarks/README.md, "Support turns").
     """
 
     learned_weight: float = 1.0
@@ -51,9 +55,11 @@ class HybridConfig:
     pairs: int = 4000
     seed: int = 0
     distance: str = "nearest"
+    turns: tuple = (-30.0, -15.0, 15.0, 30.0)
 
     def __post_init__(self) -> None:
         check_distance(self.distance)
+        object.__setattr__(self, "turns", check_turns(self.turns))
         weights = (self.learned_weight, self.bone_weight, self.position_weight)
         if min(weights) < 0 or max(weights) == 0:
             raise ValueError(f"hybrid weights must be >= 0 and not all 0, got {weights}")
@@ -111,6 +117,7 @@ def hybrid_embedder(learned, record: dict, parents):
     try:
         embedders = part_embedders(learned, parents, record)
         check_distance(record.get("distance", "mean"))  # records from before the choice have none
+        check_turns(record.get("turns", ()))
         weights = {"learned": record["learned_weight"], "bones": record["bone_weight"],
                    "positions": record["position_weight"]}
         scales = {n: float(record["scales"][n]) for n in PARTS}

@@ -23,6 +23,7 @@ from haad.data.collection import Collection
 from haad.data.windows import WindowConfig
 from haad.detector import FewShotDetector, check_alpha, stream_chunk
 from haad.distances import check_distance
+from haad.geometry import check_turns
 from haad.generator.bank import GenerationSettings
 from haad.preprocess import preprocessor_for
 from haad.storage import atomic_path
@@ -52,6 +53,10 @@ class SupportConfig:
         distance: the support distance, ``mean`` (Eq. 6) or ``nearest`` (Eq. 6n); ``None``: the one the
             encoder records (:attr:`haad.encoders.EncoderChoice.distance`: ``nearest`` for the built-in
             encoder), else ``mean``.
+        turns: angles (degrees) by which every support window, turned about the vertical axis, joins the
+            support set (an encoder on the canonical, normalised skeleton only); ``None``: the ones the
+            encoder records (:attr:`haad.encoders.EncoderChoice.turns`: (-30, -15, 15, 30) for the
+            built-in encoder), else none.
     """
 
     category: str | None = None
@@ -63,12 +68,15 @@ class SupportConfig:
     scale_eps: float = 1e-3
     window: WindowConfig | None = None
     distance: str | None = None
+    turns: tuple | None = None
 
     def __post_init__(self) -> None:
         if self.scale not in ("none", "pool"):
             raise ValueError(f"scale must be none or pool, got {self.scale!r}")
         if self.distance is not None:
             check_distance(self.distance)
+        if self.turns is not None:
+            object.__setattr__(self, "turns", check_turns(self.turns))
 
 
 @dataclass(frozen=True)
@@ -195,8 +203,12 @@ def fit_detector(support: Collection, encoder=None, config: SupportConfig = Supp
         preprocessor = preprocessor_for(support.subset(idx), chosen.normalization, joint_map)
     window = config.window or (chosen.window if chosen is not None else None) or WindowConfig()
     distance = config.distance or (chosen.distance if chosen is not None else "mean")
+    turns = config.turns if config.turns is not None else (chosen.turns if chosen is not None else ())
+    if turns and preprocessor is None:
+        raise ValueError("support turns need y-up windows: an encoder on the canonical, normalised skeleton (the "
+                         "built-in encoder, a pretrained one, or bones)")
     det = FewShotDetector(embedder, support.layout, window, threshold_quantile=config.threshold_quantile,
-                          preprocessor=preprocessor, distance=distance)
+                          preprocessor=preprocessor, distance=distance, turns=turns)
     if pool is not None:
         from haad.distances import pool_scale
         from haad.embedders import ScaledEmbedder

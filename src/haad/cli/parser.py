@@ -10,6 +10,10 @@ import argparse
 from pathlib import Path
 
 
+TURNS_HELP = ("turn every support window about the vertical axis by plus and minus each of these angles (degrees, "
+              "comma-separated, e.g. 15,30) and add the turned windows to the support set (an encoder on the "
+              "canonical, normalised skeleton only); none for no turns; default: the encoder's (15,30 for the "
+              "built-in encoder), else none")
 DISTANCE_HELP = ("score a clip by its mean distance to the support clips (the paper's Eq. 6) or by the distance to "
                  "the nearest one (Eq. 6n); default: the one the encoder records (nearest for the built-in "
                  "encoder), else mean")
@@ -44,6 +48,19 @@ def probability(text: str) -> float:
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
     return value
+
+
+def turn_angles(text: str) -> tuple:
+    """``none`` -> (); ``15,30`` -> (-30.0, -15.0, 15.0, 30.0): plus and minus each angle, in order."""
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        angles = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected angles in degrees like 15,30 (or none), got {text!r}") from None
+    if not angles or not all(0 < a < 360 for a in angles):
+        raise argparse.ArgumentTypeError(f"expected angles above 0 and below 360 degrees like 15,30, got {text!r}")
+    return tuple(sorted({-a for a in angles} | set(angles)))
 
 
 def positive_int_list(text: str) -> tuple:
@@ -115,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="within-category protocols: pool divides every embedding dimension by its spread over the "
                         "task's pool of normal clips before the distance (default none; see docs/METHOD.md)")
     p.add_argument("--distance", choices=("mean", "nearest"), default=None, help=DISTANCE_HELP)
+    p.add_argument("--turns", type=turn_angles, default=None, help=TURNS_HELP)
     p.add_argument("--seeds", type=positive_int, default=None, help="number of seeds 0..N-1 (default 10)")
     p.add_argument("--first-seed", type=non_negative_int, default=0,
                    help="run seeds F..F+N-1 instead (to extend a run; join the parts with haad merge-results)")
@@ -226,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "dimension over all the --category clips in --support (give more than K: other people's "
                         "correct executions, say), of which the first --k-shot are the support set (default none)")
     p.add_argument("--distance", choices=("mean", "nearest"), default=None, help=DISTANCE_HELP)
+    p.add_argument("--turns", type=turn_angles, default=None, help=TURNS_HELP)
     p.add_argument("--crop", choices=("first", "resample"), default=None,
                    help="window: the first 60 frames or the whole clip resampled to 60 frames (a whole exercise "
                         "episode, where a wrong execution may show late; not with --stream); default: the window the "

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from haad.data.windows import WindowConfig
 from haad.distances import check_distance
+from haad.geometry import check_turns
 from haad.encoder import EncoderConfig
 from haad.evaluation.augmentation import AugmentConfig
 from haad.train import TrainConfig
@@ -31,6 +32,10 @@ class EvalConfig:
         distance: the support distance, ``mean`` (Eq. 6) or ``nearest`` (Eq. 6n); ``None``: the one the
             encoder records (:attr:`haad.encoders.EncoderChoice.distance`: ``nearest`` for the built-in
             encoder), else ``mean``. Recorded in the options only when given; results say which was used.
+        turns: angles (degrees) by which every support window, turned about the vertical axis, joins the
+            support set (needs the canonical, normalised space: a pretrained encoder or ``bone-distance``);
+            ``None``: the ones the encoder records (:attr:`haad.encoders.EncoderChoice.turns`), else none.
+            Recorded like ``distance``.
     """
 
     method: str = "fewshot"
@@ -42,10 +47,13 @@ class EvalConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     distance: str | None = None
+    turns: tuple | None = None
 
     def __post_init__(self) -> None:
         if self.distance is not None:
             check_distance(self.distance)
+        if self.turns is not None:
+            object.__setattr__(self, "turns", check_turns(self.turns))
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose from {METHODS}")
         if self.k_shot < 1:
@@ -73,8 +81,11 @@ class EvalConfig:
         d = asdict(self)
         d["seeds"] = list(self.seeds)
         d["augment"] = self.augment.to_dict()
-        if self.distance is None:  # the encoder's rule; left out so that results from before the choice match
-            d.pop("distance")
+        for name in ("distance", "turns"):  # the encoder's; left out so that results from before the choice match
+            if d[name] is None:
+                d.pop(name)
+            elif name == "turns":
+                d[name] = list(d[name])
         if self.method != "fewshot":
             d.pop("train")
             d.pop("pooling")

@@ -21,6 +21,7 @@ from haad.data.splits import Split, support_draws
 from haad.detector import FewShotDetector
 from haad.embedders import BoneDCTEmbedder, DCTEmbedder, EncoderEmbedder
 from haad.encoder import ActionEncoder
+from haad.geometry import turned
 from haad.evaluation.config import BaselineEvalConfig, EvalConfig
 
 
@@ -88,13 +89,16 @@ class FewShotMethod(ProtocolMethod):
         augmentation: a :class:`~haad.evaluation.augmentation.ProtocolAugmentation`, or None.
         progress: progress bars on stderr.
         distance: the detector's support distance (``mean``, Eq. 6; ``nearest``, Eq. 6n).
+        turns: angles (degrees) by which every support window, turned about the vertical axis, joins the
+            support set (y-up windows: the canonical, normalised space).
     """
 
     def __init__(self, data: Collection, split: Split, windows: np.ndarray, config: EvalConfig,
-                 encoder=None, out_dir=None, augmentation=None, progress: bool = True, distance: str = "mean"):
+                 encoder=None, out_dir=None, augmentation=None, progress: bool = True, distance: str = "mean",
+                 turns=()):
         super().__init__(data, split, windows)
         self.name = config.method
-        self.distance = distance
+        self.distance, self.turns = distance, tuple(turns)
         self.threshold_rule = f"max leave-one-out {distance} distance within the support set (predict's default)"
         self.config, self.encoder, self.out_dir = config, encoder, out_dir
         self.augmentation, self.progress = augmentation, progress
@@ -107,6 +111,9 @@ class FewShotMethod(ProtocolMethod):
             self.embedder = self._seed_embedder(seed)
             self.embeddings = self.embedder(self.windows)
             self.test_embeddings = self.embeddings[self.split.test]
+            # (turns, N, D): every window turned by each angle, embedded once like the windows themselves
+            self.turned = (self.embedder(turned(self.windows, self.turns)).reshape(len(self.turns), len(self.windows), -1)
+                           if self.turns else None)
         self.draws = support_draws(self.split, seed, self.config.k_shot)
 
     def _seed_embedder(self, seed: int):
@@ -134,6 +141,8 @@ class FewShotMethod(ProtocolMethod):
     def fit(self, seed: int, category: int) -> FewShotDetector:
         support = self.draws[category]
         emb = self.embeddings[support]
+        if self.turned is not None:
+            emb = np.concatenate([emb, self.turned[:, support].reshape(-1, emb.shape[1])])
         if self.augmentation is not None:
             extra = self.augmentation.support_variants(seed, self.draws, category)
             if extra is not None and len(extra):

@@ -197,6 +197,8 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
     split = protocol_split(data, config.train_fraction)
     extra = {"encoder": str(encoder_dir) if encoder_dir is not None else None}
     encoder, distance = None, config.distance or "mean"
+    turns = config.turns if config.turns is not None else ()
+    upright = config.method == "bone-distance"  # y-up windows (the canonical, normalised space): turns apply
     if config.method != "fewshot" or encoder_dir is None:
         config = config.resolved()  # no encoder to record a window: the protocol's
     if config.method == "fewshot" and encoder_dir is not None:
@@ -210,6 +212,8 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
             raise ValueError(f"encoder {chosen.spec!r} is a no-learning embedding: use --method {method}")
         config = config.resolved(chosen.window)
         encoder, distance = chosen.embedder, config.distance or chosen.distance
+        turns = config.turns if config.turns is not None else chosen.turns
+        upright = chosen.pretrained is not None
         if chosen.pretrained is not None:
             if config.augment.mode != "none":
                 raise ValueError("generative augmentation needs a per-dataset encoder, not a pretrained one")
@@ -245,8 +249,11 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
                                             content_lengths(data.clips, config.window))
     if np.isin(data.labels[split.seen_train()], split.unseen).any():  # guard: unseen must never train
         raise AssertionError("unseen category in the training set")
-    method = FewShotMethod(data, split, windows, config, encoder, out_dir, augmentation, progress, distance)
-    extra["distance"] = distance
+    if turns and not upright:
+        raise ValueError("support turns need y-up windows: the canonical, normalised skeleton of a pretrained encoder "
+                         "or of --method bone-distance")
+    method = FewShotMethod(data, split, windows, config, encoder, out_dir, augmentation, progress, distance, turns)
+    extra["distance"], extra["turns"] = distance, list(turns)
     run = run_protocol(method, config.seeds, log)
     if out_dir is not None:
         save_scores(Path(out_dir) / "scores.npz", run, data, split, config.seeds)

@@ -28,6 +28,7 @@ from haad.data.collection import Collection
 from haad.data.windows import WindowConfig, make_windows
 from haad.detector import FewShotDetector
 from haad.distances import check_distance
+from haad.geometry import check_turns, turned
 from haad.evaluation.metrics import auc, mean_std
 
 
@@ -141,6 +142,10 @@ class WithinConfig:
         distance: the support distance, ``mean`` (Eq. 6) or ``nearest`` (Eq. 6n); ``None``: the one the
             encoder records (``nearest`` for the built-in encoder), else ``mean``. Recorded in the options
             only when given; results say which was used.
+        turns: angles (degrees) by which every support clip's window, turned about the vertical axis, joins
+            the support set (the canonical, normalised space only: an encoder on it or ``bone-distance``);
+            ``None``: the ones the encoder records (the built-in encoder's (-30, -15, 15, 30)), else none.
+            Recorded like ``distance``.
     """
 
     protocol: str
@@ -152,6 +157,7 @@ class WithinConfig:
     scale_eps: float = 1e-3
     bone_coef: int = 4
     distance: str | None = None
+    turns: tuple | None = None
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -166,33 +172,44 @@ class WithinConfig:
             raise ValueError(f"need scale_eps > 0 and bone_coef >= 1, got {self.scale_eps} and {self.bone_coef}")
         if self.k_shot < 1 or not self.seeds:
             raise ValueError("need k_shot >= 1 and at least one seed")
-        if self.distance is not None:
+        if self.distance is not None or self.turns is not None:
             if self.method in BASELINE_METHODS:
-                raise ValueError(f"{self.method} is not a distance to the support: it takes no distance")
-            check_distance(self.distance)
+                raise ValueError(f"{self.method} is not a distance to the support: it takes no distance or turns")
+            if self.distance is not None:
+                check_distance(self.distance)
+            if self.turns is not None:
+                object.__setattr__(self, "turns", check_turns(self.turns))
 
     def options(self) -> dict:
         d = asdict(self)
         d["seeds"] = list(self.seeds)
-        if self.distance is None:  # the encoder's rule; left out so that results from before the choice match
-            d.pop("distance")
+        for name in ("distance", "turns"):  # the encoder's; left out so that results from before the choice match
+            if d[name] is None:
+                d.pop(name)
+            elif name == "turns":
+                d[name] = list(d[name])
         return d
 
 
-def _embed(data: Collection, config: WithinConfig, encoder) -> tuple[np.ndarray, dict]:
-    """Every clip's embedding once, and what describes the encoder in the results."""
+def _embed(data: Collection, config: WithinConfig, encoder) -> tuple:
+    """Every clip's embedding once, what describes the encoder in the results, and the turned clips'
+    embeddings (:func:`_turned`)."""
     from haad.embedders import DCTEmbedder
 
     if config.method == "dct-distance":
+        if config.turns:
+            raise ValueError("support turns need y-up windows: an encoder on the canonical, normalised skeleton or "
+                             "bone-distance, not dct-distance on the dataset's own skeleton")
         return (DCTEmbedder()(make_windows(data.clips, data.layout.root, config.window)),
-                {"encoder": None, "distance": config.distance or "mean"})
+                {"encoder": None, "distance": config.distance or "mean", "turns": []}, None)
     from haad.encoders import resolve_encoder
     from haad.preprocess import prepare_collection
 
     chosen = resolve_encoder(encoder, exact=True)  # a torch module's own forward, as the category protocol's
     info = {"encoder": chosen.spec, "encoder_trained_on": chosen.trained_datasets(),
             "encoder_hybrid": (chosen.header or {}).get("meta", {}).get("hybrid"),
-            "distance": config.distance or chosen.distance}
+            "distance": config.distance or chosen.distance,
+            "turns": list(config.turns if config.turns is not None else chosen.turns)}
     if chosen.pretrained is not None and chosen.record_for(data.source) is not None:
         # Pretraining drew from the category protocol's training pools, which hold this
         # protocol's test clips (other subjects, styles or populations of the same motions).
@@ -204,37 +221,54 @@ def _embed(data: Collection, config: WithinConfig, encoder) -> tuple[np.ndarray,
         joints = chosen.header.get("meta", {}).get("layout", {}).get("joint_names")
         if joints is not None and list(joints) != list(data.layout.joint_names):
             raise ValueError(f"encoder {chosen.spec} was trained on another skeleton than {data.layout.name!r}")
+    if info["turns"] and chosen.normalization is None:
+        raise ValueError(f"support turns need y-up windows: encoder {chosen.spec} takes the dataset's own skeleton")
     # An exported .onnx encoder's embedder runs as it is (onnxruntime; equal within float32 rounding).
-    return chosen.embedder(make_windows(data.clips, data.layout.root, config.window)), info
+    windows = make_windows(data.clips, data.layout.root, config.window)
+    return chosen.embedder(windows), info, _turned(chosen.embedder, windows, info["turns"])
 
 
-def _bone_embed(data: Collection, config: WithinConfig) -> tuple[np.ndarray, dict]:
-    """Bone-direction DCT embeddings of every clip, on the canonical skeleton, normalised for the sensor."""
+def _turned(embedder, windows: np.ndarray, turns) -> np.ndarray | None:
+    """(turns, N, D) embeddings of every window turned by each angle, or None without turns."""
+    if not turns:
+        return None
+    return embedder(turned(windows, turns)).reshape(len(turns), len(windows), -1)
+
+
+def _bone_embed(data: Collection, config: WithinConfig) -> tuple:
+    """Bone-direction DCT embeddings of every clip, on the canonical skeleton, normalised for the sensor
+    (as :func:`_embed` returns them)."""
     from haad.embedders import BoneDCTEmbedder
     from haad.preprocess import bone_space
 
     prepared, record = bone_space(data)
     windows = make_windows(prepared.clips, prepared.layout.root, config.window)
-    return (BoneDCTEmbedder(prepared.layout.parents, config.bone_coef)(windows),
-            {"encoder": None, **record, "distance": config.distance or "mean"})
+    embedder = BoneDCTEmbedder(prepared.layout.parents, config.bone_coef)
+    turns = list(config.turns or ())
+    return (embedder(windows), {"encoder": None, **record, "distance": config.distance or "mean", "turns": turns},
+            _turned(embedder, windows, turns))
 
 
-def task_aucs(emb: np.ndarray, tasks: list, config: WithinConfig, log=None, distance: str = "mean") -> np.ndarray:
+def task_aucs(emb: np.ndarray, tasks: list, config: WithinConfig, log=None, distance: str = "mean",
+              turned_emb: np.ndarray | None = None) -> np.ndarray:
     """(seeds, tasks) ROC AUCs of the detector on precomputed embeddings (the module docstring's loop),
-    scored by the support ``distance`` (``mean``, Eq. 6; ``nearest``, Eq. 6n)."""
+    scored by the support ``distance`` (``mean``, Eq. 6; ``nearest``, Eq. 6n); ``turned_emb`` (turns, N, D):
+    every clip turned by each support turn, whose support clips' rows join the support set."""
     from haad.distances import pool_scale
 
     det = FewShotDetector(None, None, distance=distance)
     aucs = np.zeros((len(config.seeds), len(tasks)))
     # Scaling depends on the task's pool only, never on the seed's draw or on test clips.
-    scaled = [emb * pool_scale(emb[t.support_pool], config.scale_eps) if config.scale == "pool" else emb
-              for t in tasks]
+    weights = [pool_scale(emb[t.support_pool], config.scale_eps) if config.scale == "pool" else np.float32(1)
+               for t in tasks]
     for s, seed in enumerate(config.seeds):
         for i, t in enumerate(tasks):
             support = np.random.default_rng([int(seed), i]).choice(t.support_pool, config.k_shot, replace=False)
-            det.fit_embeddings(scaled[i][np.sort(support)])
+            support = np.sort(support)
+            sup = emb[support] if turned_emb is None else np.concatenate([emb[support], *turned_emb[:, support]])
+            det.fit_embeddings(sup * weights[i], n_real=len(support))
             test, labels = t.test_set(support)
-            aucs[s, i] = auc(labels, det.score_embeddings(scaled[i][test]))
+            aucs[s, i] = auc(labels, det.score_embeddings(emb[test] * weights[i]))
         if log:
             log(f"{config.protocol} seed {seed}: mean AUC {aucs[s].mean():.3f}")
     return aucs
@@ -281,8 +315,9 @@ def evaluate_within(data: Collection, config: WithinConfig, encoder=None, log=No
     if config.method in BASELINE_METHODS:
         aucs, info = baseline_aucs(data, tasks, config, log)
     else:
-        emb, info = _bone_embed(data, config) if config.method == "bone-distance" else _embed(data, config, encoder)
-        aucs = task_aucs(emb, tasks, config, log, info["distance"])
+        emb, info, turned_emb = (_bone_embed(data, config) if config.method == "bone-distance"
+                                 else _embed(data, config, encoder))
+        aucs = task_aucs(emb, tasks, config, log, info["distance"], turned_emb)
     return {
         "dataset": data.source, "protocol": config.protocol, "method": config.method,
         "seeds": [int(s) for s in config.seeds], "k_shot": config.k_shot, "options": config.options(),

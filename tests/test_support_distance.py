@@ -223,6 +223,15 @@ def test_support_turns_join_the_support_set(synth, tmp_path):
 
     expect = det.embedder(turned(det.support_windows_, det.turns))
     assert np.allclose(det.support_embeddings_[3:], expect, rtol=1e-5, atol=1e-6)
+    # leave-one-out scores leave out the row's own clip and its turned copies (they sit next to it)
+    from haad.detector import support_origins
+
+    origin = support_origins(3, 4)
+    assert list(origin) == [0, 1, 2] * 5
+    d = brute(det.support_embeddings_, det.support_embeddings_)
+    d[origin[:, None] == origin[None, :]] = np.inf
+    assert np.allclose(det.decision_scores_, d.min(1), rtol=1e-5)
+    assert det.threshold_ == pytest.approx(det.decision_scores_.max())
     plain = fit_detector(synth, None, SupportConfig(category=name, k_shot=3, turns=()))
     assert plain.support_embeddings_.shape[0] == 3
     assert np.allclose(plain.support_embeddings_, det.support_embeddings_[:3])
@@ -238,6 +247,19 @@ def test_support_turns_join_the_support_set(synth, tmp_path):
         fit_detector(synth, "dct", SupportConfig(category=name, k_shot=3, turns=(15.0,)))
     with pytest.raises(ValueError, match="support turns need y-up windows"):
         FewShotDetector(DCTEmbedder(), SMPL24, turns=(15,)).fit(synth.clips[:3])
+
+
+def test_leave_one_group_out():
+    import torch
+
+    e = np.array([[0.0], [1.0], [3.0], [0.5], [7.0]])
+    d = torch.from_numpy(brute(e, e))
+    g = [0, 1, 2, 0, 3]  # row 3 is a copy of row 0
+    assert np.allclose(reduce_distances(d, "nearest", groups=g).numpy(), [1, 0.5, 2, 0.5, 4])
+    assert np.allclose(reduce_distances(d, "mean", groups=g).numpy(), [11 / 3, 9.5 / 4, 11.5 / 4, 9.5 / 3, 23.5 / 4])
+    assert np.allclose(reduce_distances(d[:2, :2], "nearest", groups=[0, 0]).numpy(), [0, 0])  # nothing left
+    with pytest.raises(ValueError, match="2 origins for 3 support embeddings"):
+        FewShotDetector(None, SMPL24).fit_embeddings(np.zeros((3, 2)), origins=[0, 1])
 
 
 def test_turns_in_the_protocols():

@@ -58,6 +58,12 @@ def check_alpha(alpha: float, k: int, name: str = "alpha") -> None:
                          f"be in [1/{k + 1}, 1), e.g. {math.ceil(1e4 / (k + 1)) / 1e4}")
 
 
+def support_origins(k: int, n_turns: int, n_extra: int = 0) -> np.ndarray:
+    """The origin of every support row laid out as ``fit`` lays them out: the K recorded clips, then each
+    turn's K turned copies (turn after turn), then ``n_extra`` generated variants (each its own origin)."""
+    return np.concatenate([np.arange(k), np.tile(np.arange(k), n_turns), k + np.arange(n_extra)])
+
+
 class FewShotDetector(BaseDetector):
     """Embedding distance to a small support set of normal clips: the mean (Eq. 6) or the nearest (Eq. 6n).
 
@@ -131,21 +137,24 @@ class FewShotDetector(BaseDetector):
                              "(the built-in encoder, a pretrained one, or bones)")
         windows = self.windows(X)
         emb = self.embed(windows)
-        extra = []
+        extra = [self.embedder(turned(windows, self.turns))] if self.turns else []
         if augment is not None:
             extra.append(self.embedder(np.asarray(augment, dtype=np.float32).reshape(
                 -1, self.window.length, self.window_layout.num_joints, 3)))
-        if self.turns:
-            extra.append(self.embedder(turned(windows, self.turns)))
-        self.fit_embeddings(np.concatenate([emb, *extra]) if extra else emb, n_real=len(emb))
+        rows = np.concatenate([emb, *extra]) if extra else emb
+        self.fit_embeddings(rows, n_real=len(emb),
+                            origins=support_origins(len(emb), len(self.turns), len(rows) - len(emb) * (1 + len(self.turns))))
         self.support_windows_ = windows  # for occlusion explanations
         return self
 
-    def fit_embeddings(self, embeddings: np.ndarray, n_real: int | None = None) -> "FewShotDetector":
+    def fit_embeddings(self, embeddings: np.ndarray, n_real: int | None = None, origins=None) -> "FewShotDetector":
         """Fit directly on support embeddings (the evaluation loop embeds a dataset once per seed).
 
         ``n_real``: how many of the first rows embed real recorded clips (default all); the rest are
-        generated variants, which :meth:`p_values` leaves out.
+        generated variants or turned copies, which :meth:`p_values` leaves out.
+        ``origins``: one label per row, the recorded clip it was made from (:func:`support_origins`);
+        a row's leave-one-out score leaves out every row of its origin, since a turned copy of a clip
+        sits next to it and would make the threshold as small as the turn. Default: every row its own.
         """
         emb = np.asarray(embeddings, dtype=np.float32)
         if emb.ndim != 2 or len(emb) == 0:
@@ -156,9 +165,13 @@ class FewShotDetector(BaseDetector):
         self.support_embeddings_ = emb
         self.n_real_support_ = n_real
         self.support_windows_ = None  # fit() sets them; embeddings alone do not give them
+        if origins is not None and len(origins) != len(emb):
+            raise ValueError(f"{len(origins)} origins for {len(emb)} support embeddings")
         if len(emb) > 1:
             d = exact_distances(torch.from_numpy(emb), torch.from_numpy(emb))
-            self.decision_scores_ = reduce_distances(d, self.distance, exclude_self=True).numpy().astype(np.float32)
+            loo = (reduce_distances(d, self.distance, exclude_self=True) if origins is None
+                   else reduce_distances(d, self.distance, groups=origins))
+            self.decision_scores_ = loo.numpy().astype(np.float32)
         else:
             self.decision_scores_ = np.zeros(1, dtype=np.float32)
         self.set_threshold(quantile=self.threshold_quantile)

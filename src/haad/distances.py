@@ -49,10 +49,21 @@ def mean_distance(queries: np.ndarray, support: np.ndarray) -> np.ndarray:
     return support_distance(queries, support, "mean")
 
 
-def reduce_distances(d: torch.Tensor, rule: str, exclude_self: bool = False) -> torch.Tensor:
+def reduce_distances(d: torch.Tensor, rule: str, exclude_self: bool = False, groups=None) -> torch.Tensor:
     """Each row of a distance matrix reduced by ``rule`` (its mean, or its smallest entry); with
-    ``exclude_self`` the matrix is square and each row leaves out its diagonal entry (leave-one-out)."""
+    ``exclude_self`` the matrix is square and each row leaves out its diagonal entry (leave-one-out); with
+    ``groups`` (one label per row of a square matrix) each row leaves out every column of its own group
+    (leave-one-group-out: a support clip and the copies made of it). A row with nothing left scores 0."""
     check_distance(rule)
+    if groups is not None:
+        g = torch.as_tensor(np.asarray(groups))
+        keep = g[:, None] != g[None, :]
+        if rule == "mean":
+            n = keep.sum(dim=1)
+            out = (d * keep).sum(dim=1) / n.clamp(min=1)
+        else:
+            out = d.masked_fill(~keep, float("inf")).min(dim=1).values
+        return torch.where(keep.any(dim=1), out, torch.zeros_like(out))
     n = d.shape[1] - int(exclude_self)
     if n < 1:
         raise ValueError("no distance left to reduce")

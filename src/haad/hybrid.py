@@ -41,10 +41,10 @@ class HybridConfig:
         seed: the pairs' seed.
         distance: the support distance a detector on this encoder uses unless told otherwise: ``nearest``
             (Eq. 6n; chosen on the three dev datasets with these weights, above ``mean``, Eq. 6, in-dataset,
-            on datasets never seen and on the wrong executions: benchmarks/README.md, "Support distance").
+            on datasets never seen and on the wrong executions: benchmarks/README.md, "Support distance and turns").
         turns: the angles (degrees, about the vertical axis) by which a detector on this encoder turns
             each support window into extra support unless told otherwise (chosen on the dev datasets
-            with the nearest distance: benchmarks/README.md, "Support turns").
+            with the nearest distance: benchmarks/README.md, "Support distance and turns").
     """
 
     learned_weight: float = 1.0

@@ -18,7 +18,7 @@ import numpy as np
 from haad.base_detector import BaseDetector
 from haad.data.collection import Collection
 from haad.data.splits import Split, support_draws
-from haad.detector import FewShotDetector
+from haad.detector import FewShotDetector, support_origins
 from haad.embedders import BoneDCTEmbedder, DCTEmbedder, EncoderEmbedder
 from haad.encoder import ActionEncoder
 from haad.geometry import turned
@@ -147,8 +147,11 @@ class FewShotMethod(ProtocolMethod):
             extra = self.augmentation.support_variants(seed, self.draws, category)
             if extra is not None and len(extra):
                 emb = np.concatenate([emb, self.embedder(extra)])
+        # as FewShotDetector.fit lays the rows out: a turned copy leaves its own clip out of the threshold
+        origins = (support_origins(len(support), len(self.turns), len(emb) - len(support) * (1 + len(self.turns)))
+                   if self.turns else None)
         det = FewShotDetector(self.embedder, self.data.layout, self.config.window, distance=self.distance)
-        return det.fit_embeddings(emb, n_real=len(support))
+        return det.fit_embeddings(emb, n_real=len(support), origins=origins)
 
     def test_scores(self, detector: FewShotDetector) -> np.ndarray:
         return detector.score_embeddings(self.test_embeddings)

@@ -26,7 +26,7 @@ import numpy as np
 
 from haad.data.collection import Collection
 from haad.data.windows import WindowConfig, make_windows
-from haad.detector import FewShotDetector
+from haad.detector import FewShotDetector, support_origins
 from haad.distances import check_distance
 from haad.geometry import check_turns, turned
 from haad.evaluation.metrics import auc, mean_std
@@ -266,7 +266,8 @@ def task_aucs(emb: np.ndarray, tasks: list, config: WithinConfig, log=None, dist
             support = np.random.default_rng([int(seed), i]).choice(t.support_pool, config.k_shot, replace=False)
             support = np.sort(support)
             sup = emb[support] if turned_emb is None else np.concatenate([emb[support], *turned_emb[:, support]])
-            det.fit_embeddings(sup * weights[i], n_real=len(support))
+            origins = None if turned_emb is None else support_origins(len(support), len(turned_emb))
+            det.fit_embeddings(sup * weights[i], n_real=len(support), origins=origins)
             test, labels = t.test_set(support)
             aucs[s, i] = auc(labels, det.score_embeddings(emb[test] * weights[i]))
         if log:

@@ -1,7 +1,11 @@
-"""Which support distance: the paper's mean (Eq. 6) against the nearest support clip (Eq. 6n).
+"""How the support is used: the paper's mean distance (Eq. 6), the nearest support clip (Eq. 6n), and the
+nearest with the support turns the built-in encoder records (each support window also turned about the
+vertical axis by -30, -15, 15 and 30 degrees).
 
-Both rules score the same embeddings on the same protocol draws (K = 3, ``--seeds`` seeds), through
-``haad evaluate``'s library call with ``EvalConfig(distance=...)`` / ``WithinConfig(distance=...)``:
+The settings score the same embeddings on the same protocol draws (K = 3, ``--seeds`` seeds), through
+``haad evaluate``'s library call with ``EvalConfig(distance=..., turns=...)`` / ``WithinConfig(...)``
+(turns only where windows are y-up, on the canonical, normalised skeleton: not the DCT floor or a
+dataset's own encoder):
 
 - category protocol, each dev dataset D: the no-learning floor (DCT of positions; the protocol's first
   60 frames, and whole clips), bone directions (whole clips), D's own encoder (one per protocol seed,
@@ -26,10 +30,10 @@ import numpy as np
 from pretrained_transfer import DEV, ROOT, WHOLE, pretrained
 
 from haad.data import load_dataset
-from haad.distances import DISTANCES
 from haad.evaluation.config import EvalConfig
 from haad.evaluation.protocol import evaluate
 from haad.evaluation.within import WithinConfig, evaluate_within
+from haad.hybrid import HybridConfig
 from haad.storage import atomic_write_bytes, atomic_write_json
 
 CATEGORY_COLUMNS = ("floor", "floor, whole clips", "bones, whole clips", "own encoder", "pretrained, in-dataset",
@@ -39,6 +43,10 @@ WITHIN = (("ui-prmd", "ui-prmd-cross-subject", "none"), ("ui-prmd", "ui-prmd-cro
           ("bandai-namco", "bandai-namco-style", "pool"), ("kinder-gator", "kinder-gator-population", "none"),
           ("kinder-gator", "kinder-gator-population", "pool"))
 WITHIN_COLUMNS = {"floor": "dct-distance", "bones": "bone-distance", "built-in encoder": "fewshot"}
+# (support distance, support turns): Eq. 6; Eq. 6n; Eq. 6n with the turns the built-in encoder records
+SETTINGS = {"mean": ("mean", ()), "nearest": ("nearest", ()), "nearest, turns": ("nearest", HybridConfig().turns)}
+# Turning needs y-up windows: the dataset's own skeleton (the DCT floor, its own encoder) has none.
+UPRIGHT = {"bones, whole clips", "pretrained, in-dataset", "pretrained, LODO", "bones", "built-in encoder"}
 
 
 def category_table(seeds: int, pretrain_seeds: list, root: Path, own: Path) -> dict:
@@ -46,22 +54,24 @@ def category_table(seeds: int, pretrain_seeds: list, root: Path, own: Path) -> d
     table = {}
     for d in DEV:
         data = load_dataset(d)
-        for rule in DISTANCES:
-            c = replace(cfg, distance=rule)
-            row = {"floor": evaluate(data, replace(c, method="dct-distance"), progress=False)["mean"],
-                   "floor, whole clips": evaluate(data, replace(c, method="dct-distance", window=WHOLE),
-                                                  progress=False)["mean"],
-                   "bones, whole clips": evaluate(data, replace(c, method="bone-distance", window=WHOLE),
-                                                  progress=False)["mean"],
-                   "own encoder": evaluate(data, c, out_dir=own / d, progress=False)["mean"]}
+        for setting, (rule, turns) in SETTINGS.items():
+            c = replace(cfg, distance=rule, turns=turns)
+            flat = replace(c, turns=None)  # the dataset's own skeleton: no turns
+            row = {"bones, whole clips": evaluate(data, replace(c, method="bone-distance", window=WHOLE),
+                                                  progress=False)["mean"]}
+            if not turns:
+                row.update({"floor": evaluate(data, replace(flat, method="dct-distance"), progress=False)["mean"],
+                            "floor, whole clips": evaluate(data, replace(flat, method="dct-distance", window=WHOLE),
+                                                           progress=False)["mean"],
+                            "own encoder": evaluate(data, flat, out_dir=own / d, progress=False)["mean"]})
             for col, name, pool in (("pretrained, in-dataset", "all3-s{}", DEV),
                                     ("pretrained, LODO", f"lodo-{d}-s{{}}", [x for x in DEV if x != d])):
                 per = [evaluate(data, c, encoder_dir=pretrained(root, name.format(s), pool, seed=s), progress=False)["mean"]
                        for s in pretrain_seeds]
                 row[col] = float(np.mean(per))
                 row[col + " per seed"] = per
-            table[f"{d}/{rule}"] = row
-            print(d, rule, {k: round(v, 3) for k, v in row.items() if not k.endswith("seed")}, flush=True)
+            table[f"{d}/{setting}"] = row
+            print(d, setting, {k: round(v, 3) for k, v in row.items() if not k.endswith("seed")}, flush=True)
     return table
 
 
@@ -69,39 +79,47 @@ def within_table(seeds: int) -> dict:
     table = {}
     for dataset, protocol, scale in WITHIN:
         data = load_dataset(dataset)
-        for rule in DISTANCES:
+        for setting, (rule, turns) in SETTINGS.items():
             row = {}
             for col, method in WITHIN_COLUMNS.items():
-                cfg = WithinConfig(protocol, method=method, seeds=tuple(range(seeds)), scale=scale, distance=rule)
+                if turns and col not in UPRIGHT:
+                    continue
+                cfg = WithinConfig(protocol, method=method, seeds=tuple(range(seeds)), scale=scale, distance=rule,
+                                   turns=turns)
                 row[col] = evaluate_within(data, cfg)["mean"]
-            table[f"{protocol}{'-pool' if scale == 'pool' else ''}/{rule}"] = row
-            print(protocol, scale, rule, {k: round(v, 3) for k, v in row.items()}, flush=True)
+            table[f"{protocol}{'-pool' if scale == 'pool' else ''}/{setting}"] = row
+            print(protocol, scale, setting, {k: round(v, 3) for k, v in row.items()}, flush=True)
     data = load_dataset("kinder-gator")
-    for rule in DISTANCES:
-        cfg = EvalConfig(seeds=tuple(range(seeds)), distance=rule)
-        table[f"kinder-gator-category/{rule}"] = {
-            "floor": evaluate(data, replace(cfg, method="dct-distance"), progress=False)["mean"],
-            "bones": evaluate(data, replace(cfg, method="bone-distance", window=WHOLE), progress=False)["mean"],
-            "built-in encoder": evaluate(data, cfg, encoder_dir="builtin", progress=False)["mean"]}
-        print("kinder-gator category", rule, table[f"kinder-gator-category/{rule}"], flush=True)
+    for setting, (rule, turns) in SETTINGS.items():
+        cfg = EvalConfig(seeds=tuple(range(seeds)), distance=rule, turns=turns)
+        row = {"bones": evaluate(data, replace(cfg, method="bone-distance", window=WHOLE), progress=False)["mean"],
+               "built-in encoder": evaluate(data, cfg, encoder_dir="builtin", progress=False)["mean"]}
+        if not turns:
+            row["floor"] = evaluate(data, replace(cfg, method="dct-distance", turns=None), progress=False)["mean"]
+        table[f"kinder-gator-category/{setting}"] = row
+        print("kinder-gator category", setting, row, flush=True)
     return table
 
 
+def _cells(row: dict, columns) -> str:
+    return " | ".join(f"{row[c]:.3f}" if c in row else "" for c in columns)
+
+
 def markdown(out: dict) -> str:
-    lines = ["| dataset | distance | " + " | ".join(CATEGORY_COLUMNS) + " |", "|---|---|" + "---|" * len(CATEGORY_COLUMNS)]
+    lines = ["| dataset | support | " + " | ".join(CATEGORY_COLUMNS) + " |", "|---|---|" + "---|" * len(CATEGORY_COLUMNS)]
     cat = out["category"]
     for d in (*DEV, "mean"):
-        for rule in DISTANCES:
+        for setting in SETTINGS:
             if d == "mean":
-                vals = [np.mean([cat[f"{x}/{rule}"][col] for x in DEV]) for col in CATEGORY_COLUMNS]
+                row = {col: np.mean([cat[f"{x}/{setting}"][col] for x in DEV]) for col in CATEGORY_COLUMNS
+                       if col in cat[f"{DEV[0]}/{setting}"]}
             else:
-                vals = [cat[f"{d}/{rule}"][col] for col in CATEGORY_COLUMNS]
-            name = "**mean**" if d == "mean" else d
-            lines.append(f"| {name} | {rule} | " + " | ".join(f"{v:.3f}" for v in vals) + " |")
-    lines += ["", "| protocol | distance | " + " | ".join(WITHIN_COLUMNS) + " |", "|---|---|" + "---|" * len(WITHIN_COLUMNS)]
+                row = cat[f"{d}/{setting}"]
+            lines.append(f"| {'**mean**' if d == 'mean' else d} | {setting} | " + _cells(row, CATEGORY_COLUMNS) + " |")
+    lines += ["", "| protocol | support | " + " | ".join(WITHIN_COLUMNS) + " |", "|---|---|" + "---|" * len(WITHIN_COLUMNS)]
     for key, row in out["within"].items():
-        protocol, rule = key.split("/")
-        lines.append(f"| {protocol} | {rule} | " + " | ".join(f"{row[c]:.3f}" for c in WITHIN_COLUMNS) + " |")
+        protocol, setting = key.split("/")
+        lines.append(f"| {protocol} | {setting} | " + _cells(row, WITHIN_COLUMNS) + " |")
     return "\n".join(lines) + "\n"
 
 

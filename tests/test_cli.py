@@ -247,7 +247,7 @@ def test_detect_with_generated_support_variants(multiobs_generator, tmp_path):
     args = ("--input", npz, "--support", npz, "--category", "walk", "--k-shot", "3", "--encoder", "dct")
     r = haad("detect", *args, "--generator", multiobs_generator, "--n-gen", "2", "--n-obs", "10",
              "--gen-steps", "2", "--quiet", "--save", det, "--out", out)
-    assert "scored 480 clips against 9 support embeddings" in r.stdout  # 3 clips + 2 variants each
+    assert "scored 480 clips by the mean distance to 3 recorded clips + 6 generated variants" in r.stdout
     prov = json.loads((det / "config.json").read_text())["config"]["provenance"]
     assert prov["generator_sha256"] == file_digest(multiobs_generator / "weights.safetensors")
     assert prov["settings"] == {"n_variants": 2, "n_obs": 10, "steps": 2} and prov["category"] == "walk"

@@ -232,6 +232,7 @@ def test_support_turns_join_the_support_set(synth, tmp_path):
     d[origin[:, None] == origin[None, :]] = np.inf
     assert np.allclose(det.decision_scores_, d.min(1), rtol=1e-5)
     assert det.threshold_ == pytest.approx(det.decision_scores_.max())
+    assert det.support_summary() == "3 recorded clips + 12 turned copies (-30, -15, 15, 30 degrees)"
     plain = fit_detector(synth, None, SupportConfig(category=name, k_shot=3, turns=()))
     assert plain.support_embeddings_.shape[0] == 3
     assert np.allclose(plain.support_embeddings_, det.support_embeddings_[:3])

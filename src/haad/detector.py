@@ -142,8 +142,8 @@ class FewShotDetector(BaseDetector):
             extra.append(self.embedder(np.asarray(augment, dtype=np.float32).reshape(
                 -1, self.window.length, self.window_layout.num_joints, 3)))
         rows = np.concatenate([emb, *extra]) if extra else emb
-        self.fit_embeddings(rows, n_real=len(emb),
-                            origins=support_origins(len(emb), len(self.turns), len(rows) - len(emb) * (1 + len(self.turns))))
+        n_generated = len(rows) - len(emb) * (1 + len(self.turns))
+        self.fit_embeddings(rows, n_real=len(emb), origins=support_origins(len(emb), len(self.turns), n_generated))
         self.support_windows_ = windows  # for occlusion explanations
         return self
 
@@ -177,6 +177,19 @@ class FewShotDetector(BaseDetector):
         self.set_threshold(quantile=self.threshold_quantile)
         return self
 
+    def support_summary(self) -> str:
+        """The support set in words: the recorded clips, their turned copies and the generated variants."""
+        self._check_fitted()
+        k = self.n_real_support_
+        n_turned = min(k * len(self.turns), len(self.support_embeddings_) - k)
+        n_generated = len(self.support_embeddings_) - k - n_turned
+        text = f"{k} recorded clips"
+        if n_turned:
+            text += f" + {n_turned} turned copies ({', '.join(f'{t:g}' for t in self.turns)} degrees)"
+        if n_generated:
+            text += f" + {n_generated} generated variants"
+        return text
+
     def decision_function(self, X) -> np.ndarray:
         """Anomaly score per example: the mean Euclidean distance to the support embeddings (Eq. 6), or the
         distance to the nearest one (Eq. 6n), as :attr:`distance` says."""
@@ -196,13 +209,13 @@ class FewShotDetector(BaseDetector):
         """Full-conformal p-values against the K real support clips.
 
         For a clip x, the bag {x, s_1..s_K} scores each member by its distance to the other K (their mean,
-        or the nearest, as :attr:`distance` says); p = (number of members scoring at least x's score) / (K + 1). If x and the support clips are
-        exchangeable (a normal clip recorded like the support ones), P(p <= a) <= a for every a, so
-        ``predict(clips, alpha=a)`` flags at most a share a of normal clips, on average over support
-        sets (one particular support set can do worse). With K >= 2 the smallest p-value is
-        1 / (K + 1): three support clips cannot vouch for a false-positive rate below 25%; with K = 1
-        every p-value is 1. Generated support variants are not exchangeable with recorded clips and
-        are left out.
+        or the nearest, as :attr:`distance` says); p = (number of members scoring at least x's score) /
+        (K + 1). If x and the support clips are exchangeable (a normal clip recorded like the support
+        ones), P(p <= a) <= a for every a, so ``predict(clips, alpha=a)`` flags at most a share a of
+        normal clips, on average over support sets (one particular support set can do worse). With K >= 2
+        the smallest p-value is 1 / (K + 1): three support clips cannot vouch for a false-positive rate
+        below 25%; with K = 1 every p-value is 1. Generated support variants and turned copies are not
+        exchangeable with recorded clips and are left out.
         """
         self._check_fitted()
         sup = torch.from_numpy(self.support_embeddings_[: self.n_real_support_])

@@ -107,7 +107,8 @@ def hybrid_record(config: HybridConfig, learned, windows: np.ndarray, parents, g
     for name in PARTS:
         emb = embedders[name](windows)
         scales[name] = float(np.mean([typical_distance(emb[m], config.pairs, config.seed) for m in members]))
-    return {**asdict(config), "scales": scales, "windows": int(len(windows)), "datasets": len(members)}
+    return {**asdict(config), "turns": list(config.turns), "scales": scales, "windows": int(len(windows)),
+            "datasets": len(members)}  # turns as JSON keeps them, so that the record equals the saved one
 
 
 def hybrid_embedder(learned, record: dict, parents):

@@ -226,8 +226,8 @@ def cmd_detect(args) -> int:
         det.save(args.save)
     rule = f"p-value <= {args.alpha}" if args.alpha is not None else f"above the threshold {det.threshold_:.4f}"
     encoder = det.provenance.get("encoder", "saved detector")
-    print(f"scored {n_rows} {'windows' if args.stream else 'clips'} against {len(det.support_embeddings_)} "
-          f"support embeddings (encoder {encoder}); {flagged} {rule}; written to {args.out}")
+    print(f"scored {n_rows} {'windows' if args.stream else 'clips'} by the {det.distance} distance to "
+          f"{det.support_summary()} (encoder {encoder}); {flagged} {rule}; written to {args.out}")
     if args.report is not None:
         from haad.report import write_detection_report
 

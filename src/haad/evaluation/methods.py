@@ -112,8 +112,10 @@ class FewShotMethod(ProtocolMethod):
             self.embeddings = self.embedder(self.windows)
             self.test_embeddings = self.embeddings[self.split.test]
             # (turns, N, D): every window turned by each angle, embedded once like the windows themselves
-            self.turned = (self.embedder(turned(self.windows, self.turns)).reshape(len(self.turns), len(self.windows), -1)
-                           if self.turns else None)
+            self.turned = None
+            if self.turns:
+                rows = self.embedder(turned(self.windows, self.turns))
+                self.turned = rows.reshape(len(self.turns), len(self.windows), -1)
         self.draws = support_draws(self.split, seed, self.config.k_shot)
 
     def _seed_embedder(self, seed: int):

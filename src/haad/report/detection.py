@@ -161,9 +161,9 @@ def _summary(det, data, rows, flags, config) -> str:
     what = "windows" if config.stream else "clips"
     pairs = [("scored", f"{len(rows)} {what} of {len(data.clips)} {'recordings' if config.stream else 'clips'}"),
              ("flagged", f"{int(flags.sum())} ({rule})"),
-             ("support", f"{det.n_real_support_} recorded clips"
-                         + (f" + {len(det.support_embeddings_) - det.n_real_support_} generated variants"
-                            if len(det.support_embeddings_) > det.n_real_support_ else "")),
+             ("support", det.support_summary()),
+             ("score", ("distance to the nearest support embedding (Eq. 6n)" if det.distance == "nearest"
+                        else "mean distance to the support embeddings (Eq. 6)")),
              ("threshold", (f"{det.threshold_:.4f} (quantile {det.threshold_quantile} of the support set's "
                             "leave-one-out scores)")),
              ("layout", (f"{data.layout.name} ({data.layout.num_joints} joints); windows drawn on "

@@ -31,17 +31,25 @@ def support_distance(queries: np.ndarray, support: np.ndarray, rule: str = "mean
     Both sides are first moved by the support's mean: distances do not change, and ``torch.cdist``'s
     matrix-product form (|q|^2 + |s|^2 - 2 q.s, used beyond 25 rows) then subtracts numbers of the size
     of the distances instead of the embeddings' norms, which embeddings with a large common part (the
-    mean pose in the DCT of positions) make far larger. The nearest distance is computed directly
-    (difference by difference): it is often small (a clip much like one support clip), and the
-    matrix-product form's rounding, of the order of 1e-4 of the embeddings' spread after the square
-    root, would be all of it."""
+    mean pose in the DCT of positions) make far larger. The nearest distance can be small (a clip much
+    like one support clip), where that form's rounding, about 1e-7 of |q|^2 + |s|^2 in the squared
+    distance, would be a large part of it: where the squared distance is below 1% of |q|^2 + |s|^2 it
+    is computed again directly, difference by difference (elsewhere the rounding stays below about
+    1e-5 of the distance)."""
     check_distance(rule)
     s = torch.from_numpy(np.ascontiguousarray(support, dtype=np.float32))
     centre = s.mean(dim=0, keepdim=True)
     q = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32)) - centre
+    s = s - centre
+    d = torch.cdist(q, s)
     if rule == "mean":
-        return torch.cdist(q, s - centre).mean(dim=1).numpy()
-    return torch.cdist(q, s - centre, compute_mode="donot_use_mm_for_euclid_dist").min(dim=1).values.numpy()
+        return d.mean(dim=1).numpy()
+    nearest, idx = d.min(dim=1)
+    size = (q * q).sum(dim=1) + (s * s).sum(dim=1)[idx]
+    close = torch.nonzero(nearest * nearest < 1e-2 * size).flatten()
+    if len(close):
+        nearest[close] = torch.linalg.vector_norm(q[close] - s[idx[close]], dim=1)
+    return nearest.numpy()
 
 
 def mean_distance(queries: np.ndarray, support: np.ndarray) -> np.ndarray:

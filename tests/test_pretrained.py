@@ -174,7 +174,15 @@ def test_evaluate_with_builtin_trains_nothing(tmp_path):
     assert res["train_seconds"] == 0.0 and not (tmp_path / "ev" / "encoders").exists()
     assert res["options"]["window"]["crop"] == "resample"  # the encoder's window, not the protocol's
     assert res["distance"] == "nearest" and "distance" not in res["options"]  # the encoder's rule, not given
-    assert res["mean"] > 0.88, r.stdout  # measured 0.951 with the shipped encoder (the DCT floor: 0.918)
+    assert res["turns"] == [-30.0, -15.0, 15.0, 30.0] and "turns" not in res["options"]
+    # the paper's rule, asked for on the command line, is recorded as given
+    haad("evaluate", "--dataset", "synthetic", "--encoder", "builtin", "--seeds", "2", "--distance", "mean",
+         "--turns", "none", "--out", tmp_path / "ev-mean", "--quiet")
+    paper = json.loads((tmp_path / "ev-mean" / "results.json").read_text())
+    assert paper["distance"] == "mean" and paper["turns"] == []
+    assert paper["options"]["distance"] == "mean" and paper["options"]["turns"] == []
+    assert paper["mean"] != res["mean"] and paper["mean"] > 0.85
+    assert res["mean"] > 0.88, r.stdout  # measured 0.955 with the shipped encoder (Eq. 6, no turns: 0.951; the DCT floor: 0.918)
 
 
 def test_pretrain_uses_only_seen_categories(tmp_path):

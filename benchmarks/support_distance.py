@@ -1,6 +1,7 @@
-"""How the support is used: the paper's mean distance (Eq. 6), the nearest support clip (Eq. 6n), and the
+"""How the support is used: the paper's mean distance (Eq. 6), the nearest support clip (Eq. 6n), the
 nearest with the support turns the built-in encoder records (each support window also turned about the
-vertical axis by -30, -15, 15 and 30 degrees).
+vertical axis by -30, -15, 15 and 30 degrees), and the built-in encoder's settings: those turns with each
+part of the hybrid embedding scored by its own nearest support clip, summed (Eq. 6p).
 
 The settings score the same embeddings on the same protocol draws (K = 3, ``--seeds`` seeds), through
 ``haad evaluate``'s library call with ``EvalConfig(distance=..., turns=...)`` / ``WithinConfig(...)``
@@ -43,10 +44,15 @@ WITHIN = (("ui-prmd", "ui-prmd-cross-subject", "none"), ("ui-prmd", "ui-prmd-cro
           ("bandai-namco", "bandai-namco-style", "pool"), ("kinder-gator", "kinder-gator-population", "none"),
           ("kinder-gator", "kinder-gator-population", "pool"))
 WITHIN_COLUMNS = {"floor": "dct-distance", "bones": "bone-distance", "built-in encoder": "fewshot"}
-# (support distance, support turns): Eq. 6; Eq. 6n; Eq. 6n with the turns the built-in encoder records
-SETTINGS = {"mean": ("mean", ()), "nearest": ("nearest", ()), "nearest, turns": ("nearest", HybridConfig().turns)}
+# (support distance, support turns): Eq. 6; Eq. 6n; Eq. 6n with the turns the built-in encoder records; Eq. 6p
+# (part by part) with them, the built-in encoder's settings
+TURNS = HybridConfig().turns
+SETTINGS = {"mean": ("mean", ()), "nearest": ("nearest", ()), "nearest, turns": ("nearest", TURNS),
+            "part-nearest, turns": ("part-nearest", TURNS)}
 # Turning needs y-up windows: the dataset's own skeleton (the DCT floor, its own encoder) has none.
 UPRIGHT = {"bones, whole clips", "pretrained, in-dataset", "pretrained, LODO", "bones", "built-in encoder"}
+# Parts: only the hybrid embedding has them (for any other, Eq. 6p is Eq. 6n).
+PARTED = {"pretrained, in-dataset", "pretrained, LODO", "built-in encoder"}
 
 
 def category_table(seeds: int, pretrain_seeds: list, root: Path, own: Path) -> dict:
@@ -57,8 +63,10 @@ def category_table(seeds: int, pretrain_seeds: list, root: Path, own: Path) -> d
         for setting, (rule, turns) in SETTINGS.items():
             c = replace(cfg, distance=rule, turns=turns)
             flat = replace(c, turns=None)  # the dataset's own skeleton: no turns
-            row = {"bones, whole clips": evaluate(data, replace(c, method="bone-distance", window=WHOLE),
-                                                  progress=False)["mean"]}
+            row = {}
+            if rule != "part-nearest":
+                row["bones, whole clips"] = evaluate(data, replace(c, method="bone-distance", window=WHOLE),
+                                                     progress=False)["mean"]
             if not turns:
                 row.update({"floor": evaluate(data, replace(flat, method="dct-distance"), progress=False)["mean"],
                             "floor, whole clips": evaluate(data, replace(flat, method="dct-distance", window=WHOLE),
@@ -82,7 +90,7 @@ def within_table(seeds: int) -> dict:
         for setting, (rule, turns) in SETTINGS.items():
             row = {}
             for col, method in WITHIN_COLUMNS.items():
-                if turns and col not in UPRIGHT:
+                if (turns and col not in UPRIGHT) or (rule == "part-nearest" and col not in PARTED):
                     continue
                 cfg = WithinConfig(protocol, method=method, seeds=tuple(range(seeds)), scale=scale, distance=rule,
                                    turns=turns)
@@ -92,8 +100,9 @@ def within_table(seeds: int) -> dict:
     data = load_dataset("kinder-gator")
     for setting, (rule, turns) in SETTINGS.items():
         cfg = EvalConfig(seeds=tuple(range(seeds)), distance=rule, turns=turns)
-        row = {"bones": evaluate(data, replace(cfg, method="bone-distance", window=WHOLE), progress=False)["mean"],
-               "built-in encoder": evaluate(data, cfg, encoder_dir="builtin", progress=False)["mean"]}
+        row = {"built-in encoder": evaluate(data, cfg, encoder_dir="builtin", progress=False)["mean"]}
+        if rule != "part-nearest":
+            row["bones"] = evaluate(data, replace(cfg, method="bone-distance", window=WHOLE), progress=False)["mean"]
         if not turns:
             row["floor"] = evaluate(data, replace(cfg, method="dct-distance", turns=None), progress=False)["mean"]
         table[f"kinder-gator-category/{setting}"] = row

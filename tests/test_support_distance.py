@@ -27,7 +27,7 @@ def test_support_distance_rules():
     d = brute(q, s)
     assert np.allclose(support_distance(q, s, "mean"), d.mean(1), rtol=1e-5)
     assert np.allclose(support_distance(q, s, "nearest"), d.min(1), rtol=1e-5)
-    with pytest.raises(ValueError, match="distance must be one of mean, nearest, got 'median'"):
+    with pytest.raises(ValueError, match="distance must be one of mean, nearest, part-nearest, got 'median'"):
         support_distance(q, s, "median")
 
 
@@ -133,7 +133,7 @@ def test_configs_refuse_an_unknown_distance():
     for make in (lambda: EvalConfig(distance="l1"), lambda: SupportConfig(distance="l1"),
                  lambda: WithinConfig("ui-prmd-cross-subject", distance="l1"), lambda: HybridConfig(distance="l1"),
                  lambda: FewShotDetector(None, SMPL24, distance="l1")):
-        with pytest.raises(ValueError, match="distance must be one of mean, nearest, got 'l1'"):
+        with pytest.raises(ValueError, match="distance must be one of mean, nearest, part-nearest, got 'l1'"):
             make()
     with pytest.raises(ValueError, match="takes no distance"):
         WithinConfig("ui-prmd-cross-subject", method="stg-nf", distance="mean")
@@ -147,7 +147,7 @@ def test_encoders_record_their_distance(tmp_path):
     from haad.checkpoint import load_checkpoint, update_meta
     from haad.encoders import BUILTIN_DIR, resolve_encoder
 
-    assert resolve_encoder("builtin").distance == "nearest"
+    assert resolve_encoder("builtin").distance == "part-nearest"
     assert resolve_encoder("dct").distance == "mean" and resolve_encoder("bones").distance == "mean"
     # A hybrid record from before the choice (no distance) scores by the mean; a malformed one is refused.
     import shutil
@@ -167,7 +167,7 @@ def test_fit_detector_takes_the_encoders_distance_unless_told(synth):
     from haad.inference import SupportConfig, fit_detector
 
     name = synth.class_names[0]
-    assert fit_detector(synth, None, SupportConfig(category=name, k_shot=3)).distance == "nearest"
+    assert fit_detector(synth, None, SupportConfig(category=name, k_shot=3)).distance == "part-nearest"
     assert fit_detector(synth, None, SupportConfig(category=name, k_shot=3, distance="mean")).distance == "mean"
     assert fit_detector(synth, "dct", SupportConfig(category=name, k_shot=3)).distance == "mean"
     det = fit_detector(synth, "dct", SupportConfig(category=name, k_shot=3, distance="nearest"))
@@ -215,7 +215,7 @@ def test_support_turns_join_the_support_set(synth, tmp_path):
     from haad.inference import SupportConfig, fit_detector
 
     name = synth.class_names[0]
-    det = fit_detector(synth, None, SupportConfig(category=name, k_shot=3))
+    det = fit_detector(synth, None, SupportConfig(category=name, k_shot=3, distance="nearest"))
     assert det.turns == (-30.0, -15.0, 15.0, 30.0)  # the built-in encoder's record
     assert det.support_embeddings_.shape[0] == 3 * 5 and det.n_real_support_ == 3
     # the extra rows are the support windows turned by each angle, embedded
@@ -289,3 +289,58 @@ def test_cli_turn_angles():
     for bad in ("abc", "0", "15,-5", ""):
         with pytest.raises(argparse.ArgumentTypeError):
             turn_angles(bad)
+
+
+def test_part_nearest_sums_each_parts_nearest_distance():
+    rng = np.random.default_rng(6)
+    q, s = rng.normal(size=(30, 9)), rng.normal(size=(5, 9))
+    dims = (4, 3, 2)
+    edges = [0, 4, 7, 9]
+    expect = sum(brute(q[:, a:b], s[:, a:b]).min(1) for a, b in zip(edges[:-1], edges[1:]))
+    assert np.allclose(support_distance(q, s, "part-nearest", dims), expect, rtol=1e-5)
+    assert np.allclose(support_distance(q, s, "part-nearest"), brute(q, s).min(1), rtol=1e-5)  # one part
+    with pytest.raises(ValueError, match="widths \\[4, 3\\] do not make up 9"):
+        support_distance(q, s, "part-nearest", (4, 3))
+    # the detector: leave-one-out and conformal scores part by part
+    det = FewShotDetector(None, SMPL24, distance="part-nearest").fit_embeddings(s, part_dims=dims)
+    loo = 0
+    for a, b in zip(edges[:-1], edges[1:]):
+        d = brute(s[:, a:b], s[:, a:b]) + np.diag(np.full(5, np.inf))
+        loo = loo + d.min(1)
+    assert np.allclose(det.decision_scores_, loo, rtol=1e-5)
+    assert np.allclose(det.score_embeddings(q), expect, rtol=1e-5)
+    x = q[0]
+    bag = np.concatenate([x[None], s])
+    score = 0
+    for a, b in zip(edges[:-1], edges[1:]):
+        d = brute(bag[:, a:b], bag[:, a:b]) + np.diag(np.full(6, np.inf))
+        score = score + d.min(1)
+    assert det.p_values_embeddings(q[:1])[0] == pytest.approx((score >= score[0]).sum() / 6)
+
+
+def test_the_builtin_encoder_scores_part_by_part(synth, tmp_path):
+    from haad.inference import SupportConfig, fit_detector
+
+    det = fit_detector(synth, None, SupportConfig(category=synth.class_names[0], k_shot=3))
+    assert det.distance == "part-nearest"
+    dims = det.part_dims_
+    assert len(dims) == 3 and sum(dims) == det.support_embeddings_.shape[1]  # learned, bones, positions
+    x = synth.clips[20:26]
+    emb = det.embed(x)
+    edges = np.cumsum([0, *dims])
+    expect = sum(brute(emb[:, a:b], det.support_embeddings_[:, a:b]).min(1) for a, b in zip(edges[:-1], edges[1:]))
+    assert np.allclose(det.decision_function(x), expect, rtol=1e-4)
+    det.save(tmp_path / "det")
+    back = FewShotDetector.load(tmp_path / "det")
+    assert back.part_dims_ == dims and np.array_equal(back.decision_function(x), det.decision_function(x))
+    shares = det.explain(x, method="embedding") if det.embedder.joint_index(16) is not None else None
+    if shares is not None:
+        assert np.allclose(shares.sum(1), 1)
+    path = tmp_path / "det" / "config.json"
+    header = json.loads(path.read_text())
+    header["config"]["part_dims"] = [1, 2]
+    path.write_text(json.dumps(header))
+    from haad.checkpoint import CheckpointError
+
+    with pytest.raises(CheckpointError, match="do not make up"):
+        FewShotDetector.load(tmp_path / "det")

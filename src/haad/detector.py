@@ -21,7 +21,7 @@ import torch
 from haad.base_detector import BaseDetector
 from haad.checkpoint import CheckpointError, load_checkpoint, prefixed_state, save_checkpoint
 from haad.data.windows import WindowConfig
-from haad.distances import check_distance, exact_distances, reduce_distances, support_distance
+from haad.distances import check_distance, exact_distances, reduce_distances, split_parts, support_distance
 from haad.embedders import BoneDCTEmbedder, DCTEmbedder, EncoderEmbedder, HybridEmbedder, ScaledEmbedder
 from haad.encoder import ActionEncoder
 from haad.geometry import check_turns, turned
@@ -75,14 +75,17 @@ class FewShotDetector(BaseDetector):
         window: how clips become windows (protocol default).
         threshold_quantile: quantile of the support set's leave-one-out scores used as threshold.
         preprocessor: maps and normalises clips into the encoder's space first (a pretrained encoder's).
-        distance: ``mean`` (Eq. 6, the paper's) or ``nearest`` (Eq. 6n: the distance to the nearest
-            support embedding; what the built-in encoder records, :attr:`haad.encoders.EncoderChoice.distance`).
+        distance: ``mean`` (Eq. 6, the paper's), ``nearest`` (Eq. 6n: the distance to the nearest support
+            embedding) or ``part-nearest`` (Eq. 6p: for an embedding made of parts, the hybrid one, the sum
+            of each part's distance to its nearest support embedding; what the built-in encoder records,
+            :attr:`haad.encoders.EncoderChoice.distance`).
         turns: angles in degrees; ``fit`` adds each support window turned about the vertical axis by each
             of them to the support set (as extra support, like generated variants: left out of the
             p-values). Windows must be y-up, as the canonical, normalised space of a ``preprocessor``
             makes them (the built-in encoder records (-30, -15, 15, 30): :attr:`haad.encoders.EncoderChoice.turns`).
 
-    Fitted attributes: ``support_embeddings_`` (K', D), ``decision_scores_`` (K',: each support
+    Fitted attributes: ``part_dims_`` (the widths of the embedding's parts, from the embedder's
+    ``part_dims``; ``None``: one part), ``support_embeddings_`` (K', D), ``decision_scores_`` (K',: each support
     embedding's leave-one-out score), ``threshold_``, ``n_real_support_`` (the first rows of
     ``support_embeddings_`` that are recorded clips; the rest are generated variants),
     ``support_windows_`` (the recorded support clips' windows, kept by ``fit`` for occlusion
@@ -147,7 +150,8 @@ class FewShotDetector(BaseDetector):
         self.support_windows_ = windows  # for occlusion explanations
         return self
 
-    def fit_embeddings(self, embeddings: np.ndarray, n_real: int | None = None, origins=None) -> "FewShotDetector":
+    def fit_embeddings(self, embeddings: np.ndarray, n_real: int | None = None, origins=None,
+                       part_dims=None) -> "FewShotDetector":
         """Fit directly on support embeddings (the evaluation loop embeds a dataset once per seed).
 
         ``n_real``: how many of the first rows embed real recorded clips (default all); the rest are
@@ -155,6 +159,7 @@ class FewShotDetector(BaseDetector):
         ``origins``: one label per row, the recorded clip it was made from (:func:`support_origins`);
         a row's leave-one-out score leaves out every row of its origin, since a turned copy of a clip
         sits next to it and would make the threshold as small as the turn. Default: every row its own.
+        ``part_dims``: the widths of the embedding's parts (default: the embedder's ``part_dims``, else one part).
         """
         emb = np.asarray(embeddings, dtype=np.float32)
         if emb.ndim != 2 or len(emb) == 0:
@@ -167,15 +172,24 @@ class FewShotDetector(BaseDetector):
         self.support_windows_ = None  # fit() sets them; embeddings alone do not give them
         if origins is not None and len(origins) != len(emb):
             raise ValueError(f"{len(origins)} origins for {len(emb)} support embeddings")
+        self.part_dims_ = tuple(part_dims) if part_dims is not None else getattr(self.embedder, "part_dims", None)
+        split_parts(emb, self.part_dims_)  # the widths must make up the embedding
         if len(emb) > 1:
-            d = exact_distances(torch.from_numpy(emb), torch.from_numpy(emb))
-            loo = (reduce_distances(d, self.distance, exclude_self=True) if origins is None
-                   else reduce_distances(d, self.distance, groups=origins))
+            loo = 0
+            for part in self._parts(emb):
+                part = torch.from_numpy(np.ascontiguousarray(part))
+                d = exact_distances(part, part)
+                loo = loo + (reduce_distances(d, self.distance, exclude_self=True) if origins is None
+                             else reduce_distances(d, self.distance, groups=origins))
             self.decision_scores_ = loo.numpy().astype(np.float32)
         else:
             self.decision_scores_ = np.zeros(1, dtype=np.float32)
         self.set_threshold(quantile=self.threshold_quantile)
         return self
+
+    def _parts(self, emb: np.ndarray) -> list:
+        """``emb``'s column blocks that the distance treats apart: the parts under Eq. 6p, else all of it."""
+        return split_parts(emb, self.part_dims_) if self.distance == "part-nearest" else [emb]
 
     def support_summary(self) -> str:
         """The support set in words: the recorded clips, their turned copies and the generated variants."""
@@ -191,15 +205,15 @@ class FewShotDetector(BaseDetector):
         return text
 
     def decision_function(self, X) -> np.ndarray:
-        """Anomaly score per example: the mean Euclidean distance to the support embeddings (Eq. 6), or the
-        distance to the nearest one (Eq. 6n), as :attr:`distance` says."""
+        """Anomaly score per example: the mean Euclidean distance to the support embeddings (Eq. 6), the
+        distance to the nearest one (Eq. 6n), or that part by part, summed (Eq. 6p), as :attr:`distance` says."""
         self._check_fitted()
-        return support_distance(self.embed(X), self.support_embeddings_, self.distance)
+        return self.score_embeddings(self.embed(X))
 
     def score_embeddings(self, embeddings: np.ndarray) -> np.ndarray:
         """:meth:`decision_function` of examples already embedded."""
         self._check_fitted()
-        return support_distance(embeddings, self.support_embeddings_, self.distance)
+        return support_distance(embeddings, self.support_embeddings_, self.distance, self.part_dims_)
 
     def p_values(self, X) -> np.ndarray:
         """Conformal p-value of each clip being normal (small = anomalous); see :meth:`p_values_embeddings`."""
@@ -218,20 +232,22 @@ class FewShotDetector(BaseDetector):
         exchangeable with recorded clips and are left out.
         """
         self._check_fitted()
-        sup = torch.from_numpy(self.support_embeddings_[: self.n_real_support_])
-        k = len(sup)
-        q = torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32))
-        d_qs = exact_distances(q, sup)                            # (N, K)
-        d_ss = exact_distances(sup, sup)                          # (K, K)
-        if self.distance == "mean":
-            # Every member's score is a sum over K distances, so the sums compare like the means.
-            score_x = d_qs.sum(dim=1, keepdim=True)              # x's summed distance to the K others
-            score_s = d_ss.sum(dim=1)[None] + d_qs                # s_i's, with x in the bag
-        else:
-            others = (reduce_distances(d_ss, "nearest", exclude_self=True) if k > 1
-                      else torch.full((1,), float("inf"), dtype=d_ss.dtype))
-            score_x = d_qs.min(dim=1, keepdim=True).values        # x's nearest of the K others
-            score_s = torch.minimum(others[None], d_qs)           # s_i's nearest, with x in the bag
+        k = self.n_real_support_
+        emb = np.ascontiguousarray(embeddings, dtype=np.float32)
+        score_x, score_s = 0, 0
+        for q_part, s_part in zip(self._parts(emb), self._parts(self.support_embeddings_[:k])):
+            sup, q = torch.from_numpy(np.ascontiguousarray(s_part)), torch.from_numpy(np.ascontiguousarray(q_part))
+            d_qs = exact_distances(q, sup)                        # (N, K)
+            d_ss = exact_distances(sup, sup)                      # (K, K)
+            if self.distance == "mean":
+                # Every member's score is a sum over K distances, so the sums compare like the means.
+                score_x = score_x + d_qs.sum(dim=1, keepdim=True)  # x's summed distance to the K others
+                score_s = score_s + d_ss.sum(dim=1)[None] + d_qs    # s_i's, with x in the bag
+            else:  # the nearest, part by part under Eq. 6p
+                others = (reduce_distances(d_ss, "nearest", exclude_self=True) if k > 1
+                          else torch.full((1,), float("inf"), dtype=d_ss.dtype))
+                score_x = score_x + d_qs.min(dim=1, keepdim=True).values  # x's nearest of the K others
+                score_s = score_s + torch.minimum(others[None], d_qs)     # s_i's nearest, with x in the bag
         return ((score_s >= score_x).sum(dim=1).numpy() + 1) / (k + 1)
 
     def explain(self, X, method: str = "occlusion", batch_size: int = 256, normalize: bool = True) -> np.ndarray:
@@ -333,7 +349,7 @@ class FewShotDetector(BaseDetector):
         config = {"embedder": self.embedder.name, "layout": self.layout.to_dict(),
                   "window": self.window.to_dict(), "threshold": self.threshold_,
                   "threshold_quantile": self.threshold_quantile, "distance": self.distance,
-                  "turns": list(self.turns),
+                  "turns": list(self.turns), "part_dims": None if self.part_dims_ is None else list(self.part_dims_),
                   "provenance": self.provenance,
                   "preprocessor": self.preprocessor.to_dict() if self.preprocessor is not None else None}
         embedder = self.embedder
@@ -393,6 +409,8 @@ class FewShotDetector(BaseDetector):
             det.support_windows_ = windows.numpy() if windows is not None else None
             det.decision_scores_ = tensors["decision_scores"].numpy()
             det.threshold_ = float(cfg["threshold"])
+            det.part_dims_ = tuple(cfg["part_dims"]) if cfg.get("part_dims") is not None else None
+            split_parts(det.support_embeddings_, det.part_dims_)
             det.provenance = dict(cfg["provenance"])
         except KeyError as e:
             raise CheckpointError(f"{where}: missing field {e.args[0]!r} of a saved detector") from None

@@ -14,7 +14,7 @@ def exact_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.cdist(a.double(), b.double(), compute_mode="donot_use_mm_for_euclid_dist")
 
 
-DISTANCES = ("mean", "nearest")
+DISTANCES = ("mean", "nearest", "part-nearest")
 
 
 def check_distance(rule: str) -> str:
@@ -24,9 +24,21 @@ def check_distance(rule: str) -> str:
     return rule
 
 
-def support_distance(queries: np.ndarray, support: np.ndarray, rule: str = "mean") -> np.ndarray:
-    """Every query row's score against the support rows: their mean Euclidean distance (``mean``, Eq. 6)
-    or the distance to the nearest one (``nearest``, Eq. 6n).
+def split_parts(emb, part_dims) -> list:
+    """The column blocks of ``emb`` (``(..., D)``) that ``part_dims`` (the parts' widths, summing to D; ``None``:
+    one part) describe."""
+    dims = [emb.shape[-1]] if part_dims is None else [int(d) for d in part_dims]
+    if sum(dims) != emb.shape[-1] or min(dims) < 1:
+        raise ValueError(f"embedding parts of widths {dims} do not make up {emb.shape[-1]} dimensions")
+    edges = np.cumsum([0] + dims)
+    return [emb[..., a:b] for a, b in zip(edges[:-1], edges[1:])]
+
+
+def support_distance(queries: np.ndarray, support: np.ndarray, rule: str = "mean", part_dims=None) -> np.ndarray:
+    """Every query row's score against the support rows: their mean Euclidean distance (``mean``, Eq. 6),
+    the distance to the nearest one (``nearest``, Eq. 6n), or, for an embedding made of parts (the hybrid
+    embedding's, widths ``part_dims``), the sum over the parts of each part's distance to its nearest
+    support row (``part-nearest``, Eq. 6p; one part: Eq. 6n).
 
     Both sides are first moved by the support's mean: distances do not change, and ``torch.cdist``'s
     matrix-product form (|q|^2 + |s|^2 - 2 q.s, used beyond 25 rows) then subtracts numbers of the size
@@ -37,6 +49,9 @@ def support_distance(queries: np.ndarray, support: np.ndarray, rule: str = "mean
     is computed again directly, difference by difference (elsewhere the rounding stays below about
     1e-5 of the distance)."""
     check_distance(rule)
+    if rule == "part-nearest":
+        q_parts, s_parts = split_parts(np.asarray(queries), part_dims), split_parts(np.asarray(support), part_dims)
+        return np.sum([support_distance(q, s, "nearest") for q, s in zip(q_parts, s_parts)], axis=0)
     s = torch.from_numpy(np.ascontiguousarray(support, dtype=np.float32))
     centre = s.mean(dim=0, keepdim=True)
     q = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32)) - centre
@@ -58,11 +73,13 @@ def mean_distance(queries: np.ndarray, support: np.ndarray) -> np.ndarray:
 
 
 def reduce_distances(d: torch.Tensor, rule: str, exclude_self: bool = False, groups=None) -> torch.Tensor:
-    """Each row of a distance matrix reduced by ``rule`` (its mean, or its smallest entry); with
+    """Each row of a distance matrix reduced by ``rule`` (its mean, or its smallest entry; ``part-nearest``
+    reduces each part's matrix as ``nearest``); with
     ``exclude_self`` the matrix is square and each row leaves out its diagonal entry (leave-one-out); with
     ``groups`` (one label per row of a square matrix) each row leaves out every column of its own group
     (leave-one-group-out: a support clip and the copies made of it). A row with nothing left scores 0."""
     check_distance(rule)
+    rule = "nearest" if rule == "part-nearest" else rule
     if groups is not None:
         g = torch.as_tensor(np.asarray(groups))
         keep = g[:, None] != g[None, :]

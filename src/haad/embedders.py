@@ -84,6 +84,11 @@ class ScaledEmbedder:
     def joint_index(self, num_joints: int) -> np.ndarray | None:
         return self.inner.joint_index(num_joints) if hasattr(self.inner, "joint_index") else None
 
+    @property
+    def part_dims(self):
+        """The inner embedder's part widths (scaling keeps every dimension where it is)."""
+        return getattr(self.inner, "part_dims", None)
+
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         emb = self.inner(windows)
         if emb.shape[1:] != self.weights.shape:
@@ -102,6 +107,8 @@ class HybridEmbedder:
         record: the checkpoint's hybrid record and ``parents`` the skeleton's (kept so that a saved
             detector can rebuild this).
         learned: the first part (the trained encoder's embedder).
+        part_dims: each kept part's width in the embedding, known once it has embedded something
+            (``None`` before): what a detector scoring part by part (Eq. 6p) splits the embedding by.
     """
 
     name = "hybrid"
@@ -113,6 +120,7 @@ class HybridEmbedder:
         kept = [(p, float(f)) for p, f in zip(parts, factors) if f != 0]
         self.parts, self.factors = [p for p, _ in kept], [f for _, f in kept]
         self.record, self.parents = record, (list(parents) if parents is not None else None)
+        self.part_dims = None
 
     def joint_index(self, num_joints: int) -> np.ndarray | None:
         """Every part's joint indices in turn (``None`` when a part has none, e.g. node pooling)."""
@@ -126,8 +134,11 @@ class HybridEmbedder:
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         windows = np.asarray(windows)
-        out = [np.concatenate([p(windows[lo:lo + self.chunk]) * np.float32(f) for p, f in zip(self.parts, self.factors)],
-                              axis=1) for lo in range(0, len(windows), self.chunk)]
+        out = []
+        for lo in range(0, len(windows), self.chunk):
+            blocks = [p(windows[lo:lo + self.chunk]) * np.float32(f) for p, f in zip(self.parts, self.factors)]
+            self.part_dims = tuple(b.shape[1] for b in blocks)
+            out.append(np.concatenate(blocks, axis=1))
         return np.concatenate(out) if out else np.concatenate([p(windows) for p in self.parts], axis=1)
 
 

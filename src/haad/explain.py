@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from haad.distances import exact_distances
+from haad.distances import exact_distances, split_parts
 
 
 def occlusion_drops(detector, windows: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -55,11 +55,12 @@ def embedding_split(detector, windows: np.ndarray) -> np.ndarray:
                          "(encoder pooling 'joint' or dct-distance); this one pools over joints")
     emb = detector.embedder(windows)
     diff = emb[:, None, :] - detector.support_embeddings_[None]                    # (N, A, D)
-    if getattr(detector, "distance", "mean") == "nearest":  # the score is the nearest support embedding's distance
-        nearest = (diff ** 2).sum(axis=2).argmin(axis=1)
-        sq = diff[np.arange(len(emb)), nearest] ** 2                              # (N, D)
-    else:
+    rule = getattr(detector, "distance", "mean")
+    if rule == "mean":
         sq = (diff ** 2).mean(axis=1)
+    else:  # the score is the nearest support embedding's distance (part by part under Eq. 6p)
+        blocks = split_parts(diff, detector.part_dims_) if rule == "part-nearest" else [diff]
+        sq = np.concatenate([b[np.arange(len(emb)), (b ** 2).sum(axis=2).argmin(axis=1)] ** 2 for b in blocks], axis=1)
     per_joint = np.zeros((len(emb), j))
     np.add.at(per_joint.T, index, sq.T)
     return per_joint / np.maximum(per_joint.sum(axis=1, keepdims=True), 1e-12)

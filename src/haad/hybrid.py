@@ -39,9 +39,10 @@ class HybridConfig:
         position_coef: DCT coefficients per joint position (the no-learning floor's 10).
         pairs: random pairs of pretraining windows that measure each part's typical distance.
         seed: the pairs' seed.
-        distance: the support distance a detector on this encoder uses unless told otherwise: ``nearest``
-            (Eq. 6n; chosen on the three dev datasets with these weights, above ``mean``, Eq. 6, in-dataset,
-            on datasets never seen and on the wrong executions: benchmarks/README.md, "Support distance and turns").
+        distance: the support distance a detector on this encoder uses unless told otherwise:
+            ``part-nearest`` (Eq. 6p: each part's distance to its nearest support clip, summed; chosen on the
+            three dev datasets with these weights, above ``nearest``, Eq. 6n, and ``mean``, Eq. 6,
+            in-dataset and on datasets never seen: benchmarks/README.md, "Support distance and turns").
         turns: the angles (degrees, about the vertical axis) by which a detector on this encoder turns
             each support window into extra support unless told otherwise (chosen on the dev datasets
             with the nearest distance: benchmarks/README.md, "Support distance and turns").
@@ -54,7 +55,7 @@ class HybridConfig:
     position_coef: int = 10
     pairs: int = 4000
     seed: int = 0
-    distance: str = "nearest"
+    distance: str = "part-nearest"
     turns: tuple = (-30.0, -15.0, 15.0, 30.0)
 
     def __post_init__(self) -> None:

@@ -14,9 +14,10 @@ TURNS_HELP = ("turn every support window about the vertical axis by plus and min
               "comma-separated, e.g. 15,30) and add the turned windows to the support set (an encoder on the "
               "canonical, normalised skeleton only); none for no turns; default: the encoder's (15,30 for the "
               "built-in encoder), else none")
-DISTANCE_HELP = ("score a clip by its mean distance to the support clips (the paper's Eq. 6) or by the distance to "
-                 "the nearest one (Eq. 6n); default: the one the encoder records (nearest for the built-in "
-                 "encoder), else mean")
+DISTANCE_HELP = ("score a clip by its mean distance to the support clips (the paper's Eq. 6), by the distance to the "
+                 "nearest one (Eq. 6n), or, for the built-in encoder's embedding of parts, by each part's distance to "
+                 "its nearest support clip, summed (part-nearest, Eq. 6p); default: the one the encoder records "
+                 "(part-nearest for the built-in encoder), else mean")
 
 
 def _int_at_least(text: str, minimum: int) -> int:
@@ -131,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=("none", "pool"), default=None,
                    help="within-category protocols: pool divides every embedding dimension by its spread over the "
                         "task's pool of normal clips before the distance (default none; see docs/METHOD.md)")
-    p.add_argument("--distance", choices=("mean", "nearest"), default=None, help=DISTANCE_HELP)
+    p.add_argument("--distance", choices=("mean", "nearest", "part-nearest"), default=None, help=DISTANCE_HELP)
     p.add_argument("--turns", type=turn_angles, default=None, help=TURNS_HELP)
     p.add_argument("--seeds", type=positive_int, default=None, help="number of seeds 0..N-1 (default 10)")
     p.add_argument("--first-seed", type=non_negative_int, default=0,
@@ -243,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pool: measure distances in units of normal variation, the spread of every embedding "
                         "dimension over all the --category clips in --support (give more than K: other people's "
                         "correct executions, say), of which the first --k-shot are the support set (default none)")
-    p.add_argument("--distance", choices=("mean", "nearest"), default=None, help=DISTANCE_HELP)
+    p.add_argument("--distance", choices=("mean", "nearest", "part-nearest"), default=None, help=DISTANCE_HELP)
     p.add_argument("--turns", type=turn_angles, default=None, help=TURNS_HELP)
     p.add_argument("--crop", choices=("first", "resample"), default=None,
                    help="window: the first 60 frames or the whole clip resampled to 60 frames (a whole exercise "

@@ -192,8 +192,8 @@ class WithinConfig:
 
 
 def _embed(data: Collection, config: WithinConfig, encoder) -> tuple:
-    """Every clip's embedding once, what describes the encoder in the results, and the turned clips'
-    embeddings (:func:`_turned`)."""
+    """Every clip's embedding once, what describes the encoder in the results, the turned clips'
+    embeddings (:func:`_turned`) and the widths of the embedding's parts (``None``: one part)."""
     from haad.embedders import DCTEmbedder
 
     if config.method == "dct-distance":
@@ -201,7 +201,7 @@ def _embed(data: Collection, config: WithinConfig, encoder) -> tuple:
             raise ValueError("support turns need y-up windows: an encoder on the canonical, normalised skeleton or "
                              "bone-distance, not dct-distance on the dataset's own skeleton")
         return (DCTEmbedder()(make_windows(data.clips, data.layout.root, config.window)),
-                {"encoder": None, "distance": config.distance or "mean", "turns": []}, None)
+                {"encoder": None, "distance": config.distance or "mean", "turns": []}, None, None)
     from haad.encoders import resolve_encoder
     from haad.preprocess import prepare_collection
 
@@ -225,7 +225,8 @@ def _embed(data: Collection, config: WithinConfig, encoder) -> tuple:
         raise ValueError(f"support turns need y-up windows: encoder {chosen.spec} takes the dataset's own skeleton")
     # An exported .onnx encoder's embedder runs as it is (onnxruntime; equal within float32 rounding).
     windows = make_windows(data.clips, data.layout.root, config.window)
-    return chosen.embedder(windows), info, _turned(chosen.embedder, windows, info["turns"])
+    emb = chosen.embedder(windows)
+    return emb, info, _turned(chosen.embedder, windows, info["turns"]), getattr(chosen.embedder, "part_dims", None)
 
 
 def _turned(embedder, windows: np.ndarray, turns) -> np.ndarray | None:
@@ -246,14 +247,15 @@ def _bone_embed(data: Collection, config: WithinConfig) -> tuple:
     embedder = BoneDCTEmbedder(prepared.layout.parents, config.bone_coef)
     turns = list(config.turns or ())
     return (embedder(windows), {"encoder": None, **record, "distance": config.distance or "mean", "turns": turns},
-            _turned(embedder, windows, turns))
+            _turned(embedder, windows, turns), None)
 
 
 def task_aucs(emb: np.ndarray, tasks: list, config: WithinConfig, log=None, distance: str = "mean",
-              turned_emb: np.ndarray | None = None) -> np.ndarray:
+              turned_emb: np.ndarray | None = None, part_dims=None) -> np.ndarray:
     """(seeds, tasks) ROC AUCs of the detector on precomputed embeddings (the module docstring's loop),
     scored by the support ``distance`` (``mean``, Eq. 6; ``nearest``, Eq. 6n); ``turned_emb`` (turns, N, D):
-    every clip turned by each support turn, whose support clips' rows join the support set."""
+    every clip turned by each support turn, whose support clips' rows join the support set; ``part_dims``:
+    the embedding's parts (for ``part-nearest``, Eq. 6p)."""
     from haad.distances import pool_scale
 
     det = FewShotDetector(None, None, distance=distance)
@@ -267,7 +269,7 @@ def task_aucs(emb: np.ndarray, tasks: list, config: WithinConfig, log=None, dist
             support = np.sort(support)
             sup = emb[support] if turned_emb is None else np.concatenate([emb[support], *turned_emb[:, support]])
             origins = None if turned_emb is None else support_origins(len(support), len(turned_emb))
-            det.fit_embeddings(sup * weights[i], n_real=len(support), origins=origins)
+            det.fit_embeddings(sup * weights[i], n_real=len(support), origins=origins, part_dims=part_dims)
             test, labels = t.test_set(support)
             aucs[s, i] = auc(labels, det.score_embeddings(emb[test] * weights[i]))
         if log:
@@ -316,9 +318,9 @@ def evaluate_within(data: Collection, config: WithinConfig, encoder=None, log=No
     if config.method in BASELINE_METHODS:
         aucs, info = baseline_aucs(data, tasks, config, log)
     else:
-        emb, info, turned_emb = (_bone_embed(data, config) if config.method == "bone-distance"
-                                 else _embed(data, config, encoder))
-        aucs = task_aucs(emb, tasks, config, log, info["distance"], turned_emb)
+        emb, info, turned_emb, part_dims = (_bone_embed(data, config) if config.method == "bone-distance"
+                                            else _embed(data, config, encoder))
+        aucs = task_aucs(emb, tasks, config, log, info["distance"], turned_emb, part_dims)
     return {
         "dataset": data.source, "protocol": config.protocol, "method": config.method,
         "seeds": [int(s) for s in config.seeds], "k_shot": config.k_shot, "options": config.options(),

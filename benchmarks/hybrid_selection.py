@@ -59,11 +59,12 @@ def part_embeddings(encoder_dir: Path, name: str, cfg: EvalConfig):
     return data, split, {p: parts[p](windows) / np.float32(record["scales"][p]) for p in PARTS}
 
 
-def protocol_mean(data, split, emb: np.ndarray, seeds, k: int = EvalConfig().k_shot, distance: str = "mean") -> float:
+def protocol_mean(data, split, emb: np.ndarray, seeds, k: int = EvalConfig().k_shot, distance: str = "mean",
+                  part_dims=None) -> float:
     """The category protocol's mean AUC on fixed embeddings (docs/PROTOCOL.md: draws default_rng([s, c])),
-    scored by the support ``distance`` (Eq. 6 or 6n)."""
+    scored by the support ``distance`` (Eq. 6, 6n, or 6p over parts of widths ``part_dims``)."""
     test, labels = split.test, data.labels[split.test]
-    aucs = [[auc(labels != c, support_distance(emb[test], emb[draw], distance))
+    aucs = [[auc(labels != c, support_distance(emb[test], emb[draw], distance, part_dims))
              for c, draw in enumerate(support_draws(split, s, k))] for s in seeds]
     return float(np.mean(aucs))
 
@@ -96,7 +97,9 @@ def main() -> None:
                 data, split, parts = part_embeddings(encoders[name + tag], d, cfg)
                 for b, p in grid:
                     emb = np.concatenate([parts["learned"], b * parts["bones"], p * parts["positions"]], axis=1)
-                    cells.setdefault((b, p), []).append(protocol_mean(data, split, emb, cfg.seeds, distance=args.distance))
+                    dims = [parts[n].shape[1] for n in ("learned", "bones", "positions")]
+                    cells.setdefault((b, p), []).append(protocol_mean(data, split, emb, cfg.seeds, distance=args.distance,
+                                                                      part_dims=dims))
             for (b, p), values in cells.items():
                 table[f"{b},{p}"][f"{kind}/{d}"] = float(np.mean(values))
             print(f"{d} {kind} done", flush=True)
@@ -118,7 +121,8 @@ def main() -> None:
             data, split, parts = part_embeddings(first, d, cfg)
             emb = np.concatenate([parts["learned"], shipped.bone_weight * parts["bones"],
                                   shipped.position_weight * parts["positions"]], axis=1)
-            mine = protocol_mean(data, split, emb, (0,), distance=args.distance)
+            mine = protocol_mean(data, split, emb, (0,), distance=args.distance,
+                                 part_dims=[parts[n].shape[1] for n in ("learned", "bones", "positions")])
             print(f"check {d}: haad evaluate {res['mean']:.6f}, this script {mine:.6f}")
             assert abs(res["mean"] - mine) < 1e-4, (res["mean"], mine)
     atomic_write_json(args.json, {"seeds": args.seeds, "distance": args.distance,

@@ -1,5 +1,5 @@
-"""Distances between embeddings: the few-shot score (Eq. 6, or its nearest-neighbour form, Eq. 6n) and exact
-pairwise distances."""
+"""Distances between embeddings: the few-shot score (Eq. 6; its nearest-neighbour form, Eq. 6n, whole or part by
+part, Eq. 6p) and exact pairwise distances."""
 
 from __future__ import annotations
 
@@ -73,11 +73,11 @@ def mean_distance(queries: np.ndarray, support: np.ndarray) -> np.ndarray:
 
 
 def reduce_distances(d: torch.Tensor, rule: str, exclude_self: bool = False, groups=None) -> torch.Tensor:
-    """Each row of a distance matrix reduced by ``rule`` (its mean, or its smallest entry; ``part-nearest``
-    reduces each part's matrix as ``nearest``); with
-    ``exclude_self`` the matrix is square and each row leaves out its diagonal entry (leave-one-out); with
-    ``groups`` (one label per row of a square matrix) each row leaves out every column of its own group
-    (leave-one-group-out: a support clip and the copies made of it). A row with nothing left scores 0."""
+    """Each row of a distance matrix reduced by ``rule`` (its mean, or its smallest entry; a part's matrix
+    under ``part-nearest`` reduces as ``nearest``). With ``exclude_self`` the matrix is square and each row
+    leaves out its diagonal entry (leave-one-out); with ``groups`` (one label per row of a square matrix)
+    each row leaves out every column of its own group (leave-one-group-out: a support clip and the copies
+    made of it). A row with nothing left scores 0."""
     check_distance(rule)
     rule = "nearest" if rule == "part-nearest" else rule
     if groups is not None:

@@ -58,10 +58,20 @@ def check_alpha(alpha: float, k: int, name: str = "alpha") -> None:
                          f"be in [1/{k + 1}, 1), e.g. {math.ceil(1e4 / (k + 1)) / 1e4}")
 
 
-def support_origins(k: int, n_turns: int, n_extra: int = 0) -> np.ndarray:
-    """The origin of every support row laid out as ``fit`` lays them out: the K recorded clips, then each
-    turn's K turned copies (turn after turn), then ``n_extra`` generated variants (each its own origin)."""
+def support_origins(k: int, n_turns: int, n_rows: int | None = None) -> np.ndarray:
+    """The origin of every one of ``n_rows`` support rows (default: no generated variants) laid out as ``fit``
+    lays them out: the K recorded clips, then each turn's K turned copies (turn after turn), then
+    generated variants (each its own origin)."""
+    n_extra = 0 if n_rows is None else n_rows - k * (1 + n_turns)
     return np.concatenate([np.arange(k), np.tile(np.arange(k), n_turns), k + np.arange(n_extra)])
+
+
+def turned_embeddings(embedder, windows: np.ndarray, turns) -> np.ndarray | None:
+    """(turns, N, D): the embeddings of (N, H, J, 3) ``windows`` turned by each angle of ``turns``
+    (:func:`haad.geometry.turned`), or None without turns."""
+    if not turns:
+        return None
+    return embedder(turned(windows, turns)).reshape(len(turns), len(windows), -1)
 
 
 class FewShotDetector(BaseDetector):
@@ -145,8 +155,7 @@ class FewShotDetector(BaseDetector):
             extra.append(self.embedder(np.asarray(augment, dtype=np.float32).reshape(
                 -1, self.window.length, self.window_layout.num_joints, 3)))
         rows = np.concatenate([emb, *extra]) if extra else emb
-        n_generated = len(rows) - len(emb) * (1 + len(self.turns))
-        self.fit_embeddings(rows, n_real=len(emb), origins=support_origins(len(emb), len(self.turns), n_generated))
+        self.fit_embeddings(rows, n_real=len(emb), origins=support_origins(len(emb), len(self.turns), len(rows)))
         self.support_windows_ = windows  # for occlusion explanations
         return self
 

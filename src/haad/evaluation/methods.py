@@ -18,10 +18,9 @@ import numpy as np
 from haad.base_detector import BaseDetector
 from haad.data.collection import Collection
 from haad.data.splits import Split, support_draws
-from haad.detector import FewShotDetector, support_origins
+from haad.detector import FewShotDetector, support_origins, turned_embeddings
 from haad.embedders import BoneDCTEmbedder, DCTEmbedder, EncoderEmbedder
 from haad.encoder import ActionEncoder
-from haad.geometry import turned
 from haad.evaluation.config import BaselineEvalConfig, EvalConfig
 
 
@@ -112,10 +111,7 @@ class FewShotMethod(ProtocolMethod):
             self.embeddings = self.embedder(self.windows)
             self.test_embeddings = self.embeddings[self.split.test]
             # (turns, N, D): every window turned by each angle, embedded once like the windows themselves
-            self.turned = None
-            if self.turns:
-                rows = self.embedder(turned(self.windows, self.turns))
-                self.turned = rows.reshape(len(self.turns), len(self.windows), -1)
+            self.turned = turned_embeddings(self.embedder, self.windows, self.turns)
         self.draws = support_draws(self.split, seed, self.config.k_shot)
 
     def _seed_embedder(self, seed: int):
@@ -150,8 +146,7 @@ class FewShotMethod(ProtocolMethod):
             if extra is not None and len(extra):
                 emb = np.concatenate([emb, self.embedder(extra)])
         # as FewShotDetector.fit lays the rows out: a turned copy leaves its own clip out of the threshold
-        origins = (support_origins(len(support), len(self.turns), len(emb) - len(support) * (1 + len(self.turns)))
-                   if self.turns else None)
+        origins = support_origins(len(support), len(self.turns), len(emb)) if self.turns else None
         det = FewShotDetector(self.embedder, self.data.layout, self.config.window, distance=self.distance)
         return det.fit_embeddings(emb, n_real=len(support), origins=origins)
 

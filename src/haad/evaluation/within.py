@@ -26,9 +26,9 @@ import numpy as np
 
 from haad.data.collection import Collection
 from haad.data.windows import WindowConfig, make_windows
-from haad.detector import FewShotDetector, support_origins
+from haad.detector import FewShotDetector, support_origins, turned_embeddings
 from haad.distances import check_distance
-from haad.geometry import check_turns, turned
+from haad.geometry import check_turns
 from haad.evaluation.metrics import auc, mean_std
 
 
@@ -193,7 +193,8 @@ class WithinConfig:
 
 def _embed(data: Collection, config: WithinConfig, encoder) -> tuple:
     """Every clip's embedding once, what describes the encoder in the results, the turned clips'
-    embeddings (:func:`_turned`) and the widths of the embedding's parts (``None``: one part)."""
+    embeddings (:func:`~haad.detector.turned_embeddings`) and the widths of the embedding's parts
+    (``None``: one part)."""
     from haad.embedders import DCTEmbedder
 
     if config.method == "dct-distance":
@@ -226,14 +227,8 @@ def _embed(data: Collection, config: WithinConfig, encoder) -> tuple:
     # An exported .onnx encoder's embedder runs as it is (onnxruntime; equal within float32 rounding).
     windows = make_windows(data.clips, data.layout.root, config.window)
     emb = chosen.embedder(windows)
-    return emb, info, _turned(chosen.embedder, windows, info["turns"]), getattr(chosen.embedder, "part_dims", None)
-
-
-def _turned(embedder, windows: np.ndarray, turns) -> np.ndarray | None:
-    """(turns, N, D) embeddings of every window turned by each angle, or None without turns."""
-    if not turns:
-        return None
-    return embedder(turned(windows, turns)).reshape(len(turns), len(windows), -1)
+    turned_emb = turned_embeddings(chosen.embedder, windows, info["turns"])
+    return emb, info, turned_emb, getattr(chosen.embedder, "part_dims", None)
 
 
 def _bone_embed(data: Collection, config: WithinConfig) -> tuple:
@@ -247,7 +242,7 @@ def _bone_embed(data: Collection, config: WithinConfig) -> tuple:
     embedder = BoneDCTEmbedder(prepared.layout.parents, config.bone_coef)
     turns = list(config.turns or ())
     return (embedder(windows), {"encoder": None, **record, "distance": config.distance or "mean", "turns": turns},
-            _turned(embedder, windows, turns), None)
+            turned_embeddings(embedder, windows, turns), None)
 
 
 def task_aucs(emb: np.ndarray, tasks: list, config: WithinConfig, log=None, distance: str = "mean",
@@ -261,17 +256,20 @@ def task_aucs(emb: np.ndarray, tasks: list, config: WithinConfig, log=None, dist
     det = FewShotDetector(None, None, distance=distance)
     aucs = np.zeros((len(config.seeds), len(tasks)))
     # Scaling depends on the task's pool only, never on the seed's draw or on test clips.
-    weights = [pool_scale(emb[t.support_pool], config.scale_eps) if config.scale == "pool" else np.float32(1)
-               for t in tasks]
+    weights = [pool_scale(emb[t.support_pool], config.scale_eps) if config.scale == "pool" else None for t in tasks]
+    scaled = [emb if w is None else emb * w for w in weights]
     for s, seed in enumerate(config.seeds):
         for i, t in enumerate(tasks):
             support = np.random.default_rng([int(seed), i]).choice(t.support_pool, config.k_shot, replace=False)
             support = np.sort(support)
-            sup = emb[support] if turned_emb is None else np.concatenate([emb[support], *turned_emb[:, support]])
-            origins = None if turned_emb is None else support_origins(len(support), len(turned_emb))
-            det.fit_embeddings(sup * weights[i], n_real=len(support), origins=origins, part_dims=part_dims)
+            sup, origins = scaled[i][support], None
+            if turned_emb is not None:
+                copies = turned_emb[:, support].reshape(-1, emb.shape[1])
+                sup = np.concatenate([sup, copies if weights[i] is None else copies * weights[i]])
+                origins = support_origins(len(support), len(turned_emb))
+            det.fit_embeddings(sup, n_real=len(support), origins=origins, part_dims=part_dims)
             test, labels = t.test_set(support)
-            aucs[s, i] = auc(labels, det.score_embeddings(emb[test] * weights[i]))
+            aucs[s, i] = auc(labels, det.score_embeddings(scaled[i][test]))
         if log:
             log(f"{config.protocol} seed {seed}: mean AUC {aucs[s].mean():.3f}")
     return aucs

@@ -8,9 +8,9 @@ A detector is fitted on K = 3 clips of one category with ``haad.inference.fit_de
 built-in encoder, as ``haad detect`` uses it by default) and scores ``--n-test`` clips drawn from the
 dataset (with replacement) through ``decision_function``, timed end to end: preparing the clips
 (canonical skeleton, normalisation), windowing, the embedding, each part's distance to the nearest of
-the 3 support clips and their 12 turned copies, summed (Eq. 6p, the encoder's recorded settings). In the same
-repeats, in turn: the same detector scoring by Eq. 6 against the 3 clips alone (``--distance mean
---turns none``), the learned part alone, the preparation and windowing alone, and either embedding of
+the 3 support clips and their 48 turned and time-warped copies, summed (Eq. 6p, the encoder's recorded
+settings). In the same repeats, in turn: the same detector scoring by Eq. 6 against the 3 clips alone
+(``--distance mean --turns none --warps none``), the learned part alone, the preparation and windowing alone, and either embedding of
 the prepared windows alone (every other repeat in reverse order); a figure is the best repeat.
 """
 
@@ -45,7 +45,7 @@ def main() -> None:
     learned = copy.copy(hybrid)
     learned.embedder = hybrid.embedder.learned
     learned.fit([data.clips[i] for i in np.flatnonzero(data.labels == 0)[:3]])
-    plain = fit_detector(data, "builtin", replace(cfg, distance="mean", turns=()))
+    plain = fit_detector(data, "builtin", replace(cfg, distance="mean", turns=(), warps=()))
     clips = [data.clips[i] for i in np.random.default_rng(0).integers(0, len(data.clips), args.n_test)]
     windows = hybrid.windows(clips)  # prepared (canonical, normalised) and windowed
     paths = {"hybrid (built-in)": lambda: hybrid.decision_function(clips),

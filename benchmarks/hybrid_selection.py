@@ -116,7 +116,7 @@ def main() -> None:
 
         for d in DEV:
             first = encoders["in-dataset" + runs[0][1]]
-            res = evaluate(load_dataset(d), EvalConfig(seeds=(0,), distance=args.distance, turns=()), encoder_dir=first,
+            res = evaluate(load_dataset(d), EvalConfig(seeds=(0,), distance=args.distance, turns=(), warps=()), encoder_dir=first,
                            progress=False)
             data, split, parts = part_embeddings(first, d, cfg)
             emb = np.concatenate([parts["learned"], shipped.bone_weight * parts["bones"],

@@ -17,8 +17,8 @@ for d in $all; do
   rm -rf "$out/lodo5-$d" && cp -r "$out/lodo5-$d-hybrid" "$out/lodo5-$d"
   python -c "from haad.checkpoint import update_meta; update_meta('$out/lodo5-$d', 'hybrid', None)"
   for suffix in "" -hybrid; do
-    # Eq. 6 and no support turns, as measured (a hybrid encoder pretrained now records other settings)
-    haad evaluate --dataset "$d" --protocol "$protocol" --encoder "$out/lodo5-$d$suffix" --distance mean --turns none \
+    # Eq. 6 and no support copies, as measured (a hybrid encoder pretrained now records other settings)
+    haad evaluate --dataset "$d" --protocol "$protocol" --encoder "$out/lodo5-$d$suffix" --distance mean --turns none --warps none \
       --seeds 10 --quiet --force \
       --out "$out/eval-lodo5-$d$suffix"
   done

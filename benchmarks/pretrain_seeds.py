@@ -39,7 +39,7 @@ def main() -> None:
     ap.add_argument("--md", type=Path, required=True)
     ap.add_argument("--root", type=Path, default=ROOT / "runs" / "pre-seeds", help="pretrained encoders' folder")
     args = ap.parse_args()
-    cfg = EvalConfig(seeds=tuple(range(args.seeds)), distance="mean", turns=())  # Eq. 6, as the table was measured
+    cfg = EvalConfig(seeds=tuple(range(args.seeds)), distance="mean", turns=(), warps=())  # Eq. 6, as measured
     seeds = [int(s) for s in args.pretrain_seeds.split(",") if s.strip()]
     data = {d: load_dataset(d) for d in DEV}
     out = {"seeds": args.seeds, "pretrain_seeds": seeds, "in_dataset": {}, "lodo": {}}

@@ -65,12 +65,13 @@ def main() -> None:
             enc = encoder(args.root, kind, p)
             r = {}
             for crop in ("resample", "first"):
-                cfg = EvalConfig(seeds=seeds, window=WindowConfig(crop=crop), distance="mean", turns=())  # as measured
+                cfg = EvalConfig(seeds=seeds, window=WindowConfig(crop=crop), distance="mean", turns=(),
+                                 warps=())  # as measured
                 for d in DEV:
                     r[f"{d}/{crop}"] = evaluate(data[d], cfg, encoder_dir=enc, progress=False)["mean"]
             for name, protocol, scale in WITHIN:
                 res = evaluate_within(data[name], WithinConfig(protocol, scale=scale, seeds=seeds, distance="mean",
-                                                               turns=()), encoder=str(enc))
+                                                               turns=(), warps=()), encoder=str(enc))
                 r[f"{protocol}/{scale}"] = res["mean"]
             rows[f"{kind}-{p}"] = r
             print(kind, p, {k: round(v, 3) for k, v in r.items()}, flush=True)

@@ -146,7 +146,7 @@ def main() -> None:
     ap.add_argument("--md", type=Path, required=True)
     ap.add_argument("--root", type=Path, default=ROOT / "runs" / "pre-window", help="pretrained encoders' folder")
     args = ap.parse_args()
-    cfg = EvalConfig(seeds=tuple(range(args.seeds)), distance="mean", turns=())  # Eq. 6, as the tables were measured
+    cfg = EvalConfig(seeds=tuple(range(args.seeds)), distance="mean", turns=(), warps=())  # Eq. 6, as measured
     settings = {k: v for k, v in asdict(PretrainConfig()).items() if k != "datasets"}
     out = {"seeds": args.seeds, "pretrain": settings, "datasets": {}, "ablation": {}}
     all_dir = pretrained(args.root, "all3", DEV)

@@ -1,10 +1,11 @@
 """How the support is used: the paper's mean distance (Eq. 6), the nearest support clip (Eq. 6n), the
-nearest with the support turns the built-in encoder records (each support window also turned about the
-vertical axis by -30, -15, 15 and 30 degrees), and the built-in encoder's settings: those turns with each
-part of the hybrid embedding scored by its own nearest support clip, summed (Eq. 6p).
+nearest with support turns (each support window also turned about the vertical axis by -30, -15, 15 and
+30 degrees), those turns with each part of the hybrid embedding scored by its own nearest support clip,
+summed (Eq. 6p), and the built-in encoder's settings: Eq. 6p with turns every 15 degrees from -90 to 90
+and four time warps of every support window (exponents 0.7, 0.8, 1.25, 1.4).
 
 The settings score the same embeddings on the same protocol draws (K = 3, ``--seeds`` seeds), through
-``haad evaluate``'s library call with ``EvalConfig(distance=..., turns=...)`` / ``WithinConfig(...)``
+``haad evaluate``'s library call with ``EvalConfig(distance=..., turns=..., warps=...)`` / ``WithinConfig(...)``
 (turns only where windows are y-up, on the canonical, normalised skeleton: not the DCT floor or a
 dataset's own encoder):
 
@@ -44,11 +45,13 @@ WITHIN = (("ui-prmd", "ui-prmd-cross-subject", "none"), ("ui-prmd", "ui-prmd-cro
           ("bandai-namco", "bandai-namco-style", "pool"), ("kinder-gator", "kinder-gator-population", "none"),
           ("kinder-gator", "kinder-gator-population", "pool"))
 WITHIN_COLUMNS = {"floor": "dct-distance", "bones": "bone-distance", "built-in encoder": "fewshot"}
-# (support distance, support turns): Eq. 6; Eq. 6n; Eq. 6n with the turns the built-in encoder records; Eq. 6p
-# (part by part) with them, the built-in encoder's settings
-TURNS = HybridConfig().turns
-SETTINGS = {"mean": ("mean", ()), "nearest": ("nearest", ()), "nearest, turns": ("nearest", TURNS),
-            "part-nearest, turns": ("part-nearest", TURNS)}
+# (support distance, support turns, support warps): Eq. 6; Eq. 6n; Eq. 6n with turns to 30 degrees; Eq. 6p (part
+# by part) with them; Eq. 6p with turns to 90 degrees and time warps, the built-in encoder's settings
+NARROW = (-30.0, -15.0, 15.0, 30.0)
+BUILTIN = HybridConfig()
+SETTINGS = {"mean": ("mean", (), ()), "nearest": ("nearest", (), ()), "nearest, turns to 30": ("nearest", NARROW, ()),
+            "part-nearest, turns to 30": ("part-nearest", NARROW, ()),
+            "part-nearest, turns to 90, warps": (BUILTIN.distance, BUILTIN.turns, BUILTIN.warps)}
 # Turning needs y-up windows: the dataset's own skeleton (the DCT floor, its own encoder) has none.
 UPRIGHT = {"bones, whole clips", "pretrained, in-dataset", "pretrained, LODO", "bones", "built-in encoder"}
 # Parts: only the hybrid embedding has them (for any other, Eq. 6p is Eq. 6n).
@@ -60,8 +63,8 @@ def category_table(seeds: int, pretrain_seeds: list, root: Path, own: Path) -> d
     table = {}
     for d in DEV:
         data = load_dataset(d)
-        for setting, (rule, turns) in SETTINGS.items():
-            c = replace(cfg, distance=rule, turns=turns)
+        for setting, (rule, turns, warps) in SETTINGS.items():
+            c = replace(cfg, distance=rule, turns=turns, warps=warps)
             flat = replace(c, turns=None)  # the dataset's own skeleton: no turns
             row = {}
             if rule != "part-nearest":
@@ -87,19 +90,19 @@ def within_table(seeds: int) -> dict:
     table = {}
     for dataset, protocol, scale in WITHIN:
         data = load_dataset(dataset)
-        for setting, (rule, turns) in SETTINGS.items():
+        for setting, (rule, turns, warps) in SETTINGS.items():
             row = {}
             for col, method in WITHIN_COLUMNS.items():
                 if (turns and col not in UPRIGHT) or (rule == "part-nearest" and col not in PARTED):
                     continue
                 cfg = WithinConfig(protocol, method=method, seeds=tuple(range(seeds)), scale=scale, distance=rule,
-                                   turns=turns)
+                                   turns=turns, warps=warps)
                 row[col] = evaluate_within(data, cfg)["mean"]
             table[f"{protocol}{'-pool' if scale == 'pool' else ''}/{setting}"] = row
             print(protocol, scale, setting, {k: round(v, 3) for k, v in row.items()}, flush=True)
     data = load_dataset("kinder-gator")
-    for setting, (rule, turns) in SETTINGS.items():
-        cfg = EvalConfig(seeds=tuple(range(seeds)), distance=rule, turns=turns)
+    for setting, (rule, turns, warps) in SETTINGS.items():
+        cfg = EvalConfig(seeds=tuple(range(seeds)), distance=rule, turns=turns, warps=warps)
         row = {"built-in encoder": evaluate(data, cfg, encoder_dir="builtin", progress=False)["mean"]}
         if rule != "part-nearest":
             row["bones"] = evaluate(data, replace(cfg, method="bone-distance", window=WHOLE), progress=False)["mean"]

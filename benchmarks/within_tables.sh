@@ -6,9 +6,9 @@
 # Usage: bash benchmarks/within_tables.sh [OUT_ROOT]   (needs HAAD_DATA_DIR or ../shared/data)
 set -euo pipefail
 out=${1:-runs/within}
-# The tables were measured with the paper's Eq. 6 and no support turns; the built-in encoder now records
+# The tables were measured with the paper's Eq. 6 and no support copies; the built-in encoder now records
 # its own settings (benchmarks/support_distance.py measures them), so they are named here.
-EQ6="--distance mean --turns none"
+EQ6="--distance mean --turns none --warps none"
 for spec in "ui-prmd ui-prmd-cross-subject" "bandai-namco bandai-namco-style" "kinder-gator kinder-gator-population"; do
   set -- $spec
   for scale in none pool; do

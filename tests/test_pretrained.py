@@ -149,7 +149,7 @@ def test_detect_defaults_to_builtin_on_a_layout_it_never_saw(tmp_path):
     assert np.allclose([float(x["score"]) for x in csv.DictReader(mean_csv.open())], whole.mean(1), rtol=1e-4, atol=1e-3)
     r = haad("detect", "--detector", tmp_path / "none", "--input", npz, "--distance", "mean", "--out",
              tmp_path / "x.csv", check=False)
-    assert r.returncode == 2 and "--turns apply to a new support set" in r.stderr.replace("\n", " ")
+    assert r.returncode == 2 and "--warps apply to a new support set" in r.stderr.replace("\n", " ")
     # the DCT embedding stays available by name; it takes only the support clips' own layout
     haad("detect", "--support", npz, "--category", "walk", "--input", npz, "--encoder", "dct", "--out", tmp_path / "d.csv")
     # a joint map for names the alias table does not know
@@ -178,13 +178,14 @@ def test_evaluate_with_builtin_trains_nothing(tmp_path):
     assert res["train_seconds"] == 0.0 and not (tmp_path / "ev" / "encoders").exists()
     assert res["options"]["window"]["crop"] == "resample"  # the encoder's window, not the protocol's
     assert res["distance"] == "part-nearest" and "distance" not in res["options"]  # the encoder's rule, not given
-    assert res["turns"] == [-30.0, -15.0, 15.0, 30.0] and "turns" not in res["options"]
+    assert res["turns"] == [float(a) for a in range(-90, 91, 15) if a] and "turns" not in res["options"]
+    assert res["warps"] == [0.7, 0.8, 1.25, 1.4] and "warps" not in res["options"]
     # the paper's rule, asked for on the command line, is recorded as given
     haad("evaluate", "--dataset", "synthetic", "--encoder", "builtin", "--seeds", "2", "--distance", "mean",
-         "--turns", "none", "--out", tmp_path / "ev-mean", "--quiet")
+         "--turns", "none", "--warps", "none", "--out", tmp_path / "ev-mean", "--quiet")
     paper = json.loads((tmp_path / "ev-mean" / "results.json").read_text())
-    assert paper["distance"] == "mean" and paper["turns"] == []
-    assert paper["options"]["distance"] == "mean" and paper["options"]["turns"] == []
+    assert paper["distance"] == "mean" and paper["turns"] == [] and paper["warps"] == []
+    assert paper["options"]["distance"] == "mean" and paper["options"]["turns"] == [] and paper["options"]["warps"] == []
     assert paper["mean"] != res["mean"] and paper["mean"] > 0.85
     assert res["mean"] > 0.88, r.stdout  # measured 0.962 with the shipped encoder (Eq. 6, no turns: 0.951; the DCT floor: 0.918)
 

@@ -190,6 +190,12 @@ def test_merge_refuses_results_of_another_distance(tmp_path):
     merge_results([part(0, None), part(1, "mean")])  # before the choice: the mean
     with pytest.raises(ValueError, match="p1: support distance nearest differs from p0's mean"):
         merge_results([part(0, None), part(1, "nearest")])
+    # and of other support copies (results from before them: none)
+    merge_results([part(0, None), {**part(1, None), "warps": []}])
+    with pytest.raises(ValueError, match=r"p1: support warps \[0.8\] differ from p0's \[\]"):
+        merge_results([part(0, None), {**part(1, None), "warps": [0.8]}])
+    with pytest.raises(ValueError, match="p1: support turns"):
+        merge_results([{**part(0, None), "turns": [-15.0, 15.0]}, part(1, None)])
 
 
 def test_turned_windows():
@@ -211,43 +217,69 @@ def test_turned_windows():
         check_turns("abc")
 
 
-def test_support_turns_join_the_support_set(synth, tmp_path):
+def test_support_turns_and_warps_join_the_support_set(synth, tmp_path):
     from haad.inference import SupportConfig, fit_detector
+    from haad.support_copies import copy_windows
 
     name = synth.class_names[0]
     det = fit_detector(synth, None, SupportConfig(category=name, k_shot=3, distance="nearest"))
-    assert det.turns == (-30.0, -15.0, 15.0, 30.0)  # the built-in encoder's record
-    assert det.support_embeddings_.shape[0] == 3 * 5 and det.n_real_support_ == 3
-    # the extra rows are the support windows turned by each angle, embedded
-    from haad.geometry import turned
-
-    expect = det.embedder(turned(det.support_windows_, det.turns))
+    # the built-in encoder's record: every 15 degrees from -90 to 90, and four time warps
+    assert det.turns == tuple(float(a) for a in range(-90, 91, 15) if a) and det.warps == (0.7, 0.8, 1.25, 1.4)
+    assert det.support_embeddings_.shape[0] == 3 * 17 and det.n_real_support_ == 3
+    # the extra rows are the support windows turned by each angle, then warped by each exponent, embedded
+    expect = det.embedder(copy_windows(det.support_windows_, det.turns, det.warps))
     assert np.allclose(det.support_embeddings_[3:], expect, rtol=1e-5, atol=1e-6)
-    # leave-one-out scores leave out the row's own clip and its turned copies (they sit next to it)
+    # leave-one-out scores leave out the row's own clip and its copies (they sit next to it)
     from haad.detector import support_origins
 
-    origin = support_origins(3, 4)
-    assert list(origin) == [0, 1, 2] * 5
+    origin = support_origins(3, 16)
+    assert list(origin) == [0, 1, 2] * 17
     d = brute(det.support_embeddings_, det.support_embeddings_)
     d[origin[:, None] == origin[None, :]] = np.inf
     assert np.allclose(det.decision_scores_, d.min(1), rtol=1e-5)
     assert det.threshold_ == pytest.approx(det.decision_scores_.max())
-    assert det.support_summary() == "3 recorded clips + 12 turned copies (-30, -15, 15, 30 degrees)"
-    plain = fit_detector(synth, None, SupportConfig(category=name, k_shot=3, turns=()))
+    assert det.support_summary() == ("3 recorded clips + 36 turned copies (-90, -75, -60, -45, -30, -15, 15, 30, 45, "
+                                     "60, 75, 90 degrees) + 12 time-warped copies (exponents 0.7, 0.8, 1.25, 1.4)")
+    plain = fit_detector(synth, None, SupportConfig(category=name, k_shot=3, turns=(), warps=()))
     assert plain.support_embeddings_.shape[0] == 3
     assert np.allclose(plain.support_embeddings_, det.support_embeddings_[:3])
-    # turns are extra support, like generated variants: p-values use the 3 recorded clips alone
+    warps_only = fit_detector(synth, None, SupportConfig(category=name, k_shot=3, turns=(), warps=(0.8,)))
+    assert warps_only.support_summary() == "3 recorded clips + 3 time-warped copies (exponents 0.8)"
+    # copies are extra support, like generated variants: p-values use the 3 recorded clips alone
     x = synth.clips[30:40]
     p = det.p_values(x)
     assert set(np.unique(p)) <= {0.25, 0.5, 0.75, 1.0}
     det.save(tmp_path / "det")
     back = FewShotDetector.load(tmp_path / "det")
-    assert back.turns == det.turns and np.array_equal(back.decision_function(x), det.decision_function(x))
-    # turning needs y-up windows: the canonical, normalised space
+    assert (back.turns, back.warps) == (det.turns, det.warps)
+    assert np.array_equal(back.decision_function(x), det.decision_function(x))
+    # turning needs y-up windows: the canonical, normalised space; warping does not
     with pytest.raises(ValueError, match="support turns need y-up windows"):
         fit_detector(synth, "dct", SupportConfig(category=name, k_shot=3, turns=(15.0,)))
     with pytest.raises(ValueError, match="support turns need y-up windows"):
         FewShotDetector(DCTEmbedder(), SMPL24, turns=(15,)).fit(synth.clips[:3])
+    dct = fit_detector(synth, "dct", SupportConfig(category=name, k_shot=3, warps=(0.8, 1.25)))
+    assert dct.support_embeddings_.shape[0] == 9 and dct.turns == ()
+
+
+def test_warped_windows():
+    from haad.support_copies import check_warps, warped
+
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(4, 11, 3, 3)).astype(np.float32)
+    out = warped(w, (0.5, 1.0, 2.0))
+    assert out.shape == (12, 11, 3, 3) and out.dtype == np.float32
+    assert np.allclose(out[4:8], w)  # exponent 1: the window itself
+    for block in (out[:4], out[8:]):  # first and last frames stay
+        assert np.allclose(block[:, 0], w[:, 0]) and np.allclose(block[:, -1], w[:, -1])
+    # a joint moving at constant speed: frame i of the warped copy sits at time (i / 10)^g
+    ramp = np.broadcast_to(np.arange(11, dtype=np.float32)[None, :, None, None], (1, 11, 1, 3))
+    for g in (0.7, 1.4):
+        assert np.allclose(warped(ramp, (g,))[0, :, 0, 0], (np.arange(11) / 10) ** g * 10, atol=1e-5)
+    assert warped(w, ()).shape == (0, 11, 3, 3)
+    for bad in ((0.0,), (-1.0,), (float("inf"),), "abc"):
+        with pytest.raises(ValueError, match="exponents > 0"):
+            check_warps(bad)
 
 
 def test_leave_one_group_out():
@@ -275,8 +307,15 @@ def test_turns_in_the_protocols():
     assert bones["turns"] == [-15.0, 15.0] and bones["options"]["turns"] == [-15.0, 15.0]
     assert evaluate(data, EvalConfig(method="bone-distance", seeds=(0,)), progress=False)["turns"] == []
     assert "turns" not in EvalConfig().options() and "turns" not in WithinConfig("ui-prmd-cross-subject").options()
-    with pytest.raises(ValueError, match="takes no distance or turns"):
+    with pytest.raises(ValueError, match="takes no distance, turns or warps"):
         WithinConfig("ui-prmd-cross-subject", method="mocodad", turns=(15,))
+    # warps need no y-up windows: the dataset's own skeleton takes them too
+    dct = evaluate(data, EvalConfig(method="dct-distance", seeds=(0,), warps=(0.8, 1.25)), progress=False)
+    assert dct["warps"] == [0.8, 1.25] and dct["options"]["warps"] == [0.8, 1.25] and dct["turns"] == []
+    plain = evaluate(data, EvalConfig(method="dct-distance", seeds=(0,)), progress=False)
+    assert plain["warps"] == [] and "warps" not in plain["options"] and dct["mean"] != plain["mean"]
+    with pytest.raises(ValueError, match="takes no distance, turns or warps"):
+        WithinConfig("ui-prmd-cross-subject", method="mocodad", warps=(0.8,))
 
 
 def test_cli_turn_angles():
@@ -289,6 +328,17 @@ def test_cli_turn_angles():
     for bad in ("abc", "0", "15,-5", ""):
         with pytest.raises(argparse.ArgumentTypeError):
             turn_angles(bad)
+
+
+def test_cli_warp_exponents():
+    import argparse
+
+    from haad.cli.parser import warp_exponents
+
+    assert warp_exponents("0.8,1.25") == (0.8, 1.25) and warp_exponents("None") == ()
+    for bad in ("abc", "0", "0.8,-1", "", "inf"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            warp_exponents(bad)
 
 
 def test_part_nearest_sums_each_parts_nearest_distance():

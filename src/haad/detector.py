@@ -24,10 +24,11 @@ from haad.data.windows import WindowConfig
 from haad.distances import check_distance, exact_distances, reduce_distances, split_parts, support_distance
 from haad.embedders import BoneDCTEmbedder, DCTEmbedder, EncoderEmbedder, HybridEmbedder, ScaledEmbedder
 from haad.encoder import ActionEncoder
-from haad.geometry import check_turns, turned
+from haad.geometry import check_turns
 from haad.explain import embedding_split, normalize_shares, occlusion_drops
 from haad.preprocess import Preprocessor
 from haad.skeleton import Layout
+from haad.support_copies import check_warps, copy_windows
 
 DETECTOR_KIND = "fewshot-detector"
 # Windows of a long recording embedded together with one torch thread (score_stream, haad detect
@@ -58,20 +59,12 @@ def check_alpha(alpha: float, k: int, name: str = "alpha") -> None:
                          f"be in [1/{k + 1}, 1), e.g. {math.ceil(1e4 / (k + 1)) / 1e4}")
 
 
-def support_origins(k: int, n_turns: int, n_rows: int | None = None) -> np.ndarray:
+def support_origins(k: int, n_copies: int, n_rows: int | None = None) -> np.ndarray:
     """The origin of every one of ``n_rows`` support rows (default: no generated variants) laid out as ``fit``
-    lays them out: the K recorded clips, then each turn's K turned copies (turn after turn), then
-    generated variants (each its own origin)."""
-    n_extra = 0 if n_rows is None else n_rows - k * (1 + n_turns)
-    return np.concatenate([np.arange(k), np.tile(np.arange(k), n_turns), k + np.arange(n_extra)])
-
-
-def turned_embeddings(embedder, windows: np.ndarray, turns) -> np.ndarray | None:
-    """(turns, N, D): the embeddings of (N, H, J, 3) ``windows`` turned by each angle of ``turns``
-    (:func:`haad.geometry.turned`), or None without turns."""
-    if not turns:
-        return None
-    return embedder(turned(windows, turns)).reshape(len(turns), len(windows), -1)
+    lays them out: the K recorded clips, then the K copies of each turn and warp
+    (:func:`haad.support_copies.copy_windows`, copy after copy), then generated variants (each its own origin)."""
+    n_extra = 0 if n_rows is None else n_rows - k * (1 + n_copies)
+    return np.concatenate([np.arange(k), np.tile(np.arange(k), n_copies), k + np.arange(n_extra)])
 
 
 class FewShotDetector(BaseDetector):
@@ -92,7 +85,11 @@ class FewShotDetector(BaseDetector):
         turns: angles in degrees; ``fit`` adds each support window turned about the vertical axis by each
             of them to the support set (as extra support, like generated variants: left out of the
             p-values). Windows must be y-up, as the canonical, normalised space of a ``preprocessor``
-            makes them (the built-in encoder records (-30, -15, 15, 30): :attr:`haad.encoders.EncoderChoice.turns`).
+            makes them (the built-in encoder records every 15 degrees from -90 to 90:
+            :attr:`haad.encoders.EncoderChoice.turns`).
+        warps: time-warp exponents; ``fit`` adds each support window time-warped by each of them
+            (:func:`haad.support_copies.warped`) to the support set, like the turns (the built-in encoder
+            records (0.7, 0.8, 1.25, 1.4): :attr:`haad.encoders.EncoderChoice.warps`).
 
     Fitted attributes: ``part_dims_`` (the widths of the embedding's parts, from the embedder's
     ``part_dims``; ``None``: one part), ``support_embeddings_`` (K', D), ``decision_scores_`` (K',: each support
@@ -108,10 +105,11 @@ class FewShotDetector(BaseDetector):
 
     def __init__(self, embedder, layout: Layout, window: WindowConfig = WindowConfig(),
                  threshold_quantile: float = 1.0, preprocessor: Preprocessor | None = None,
-                 distance: str = "mean", turns=()):
+                 distance: str = "mean", turns=(), warps=()):
         self.embedder = embedder
         self.distance = check_distance(distance)
         self.turns = check_turns(turns)
+        self.warps = check_warps(warps)
         self.layout = layout
         self.window = window
         self.threshold_quantile = threshold_quantile
@@ -143,19 +141,21 @@ class FewShotDetector(BaseDetector):
             augment: optional extra support windows (e.g. generated variants), shape (M, H, J, 3)
                 or (K, G, H, J, 3); they join the support set as they are (already windowed).
 
-        With :attr:`turns`, the support windows turned by each angle join the support set too.
+        With :attr:`turns` and :attr:`warps`, the support windows turned by each angle and warped by each
+        exponent join the support set too.
         """
         if self.turns and self.preprocessor is None:
             raise ValueError("support turns need y-up windows: an encoder on the canonical, normalised skeleton "
                              "(the built-in encoder, a pretrained one, or bones)")
         windows = self.windows(X)
         emb = self.embed(windows)
-        extra = [self.embedder(turned(windows, self.turns))] if self.turns else []
+        n_copies = len(self.turns) + len(self.warps)
+        extra = [self.embedder(copy_windows(windows, self.turns, self.warps))] if n_copies else []
         if augment is not None:
             extra.append(self.embedder(np.asarray(augment, dtype=np.float32).reshape(
                 -1, self.window.length, self.window_layout.num_joints, 3)))
         rows = np.concatenate([emb, *extra]) if extra else emb
-        self.fit_embeddings(rows, n_real=len(emb), origins=support_origins(len(emb), len(self.turns), len(rows)))
+        self.fit_embeddings(rows, n_real=len(emb), origins=support_origins(len(emb), n_copies, len(rows)))
         self.support_windows_ = windows  # for occlusion explanations
         return self
 
@@ -164,10 +164,10 @@ class FewShotDetector(BaseDetector):
         """Fit directly on support embeddings (the evaluation loop embeds a dataset once per seed).
 
         ``n_real``: how many of the first rows embed real recorded clips (default all); the rest are
-        generated variants or turned copies, which :meth:`p_values` leaves out.
+        generated variants or turned or warped copies, which :meth:`p_values` leaves out.
         ``origins``: one label per row, the recorded clip it was made from (:func:`support_origins`);
-        a row's leave-one-out score leaves out every row of its origin, since a turned copy of a clip
-        sits next to it and would make the threshold as small as the turn. Default: every row its own.
+        a row's leave-one-out score leaves out every row of its origin, since a turned or warped copy of a
+        clip sits next to it and would make the threshold as small as the turn or warp. Default: every row its own.
         ``part_dims``: the widths of the embedding's parts (default: the embedder's ``part_dims``, else one part).
         """
         emb = np.asarray(embeddings, dtype=np.float32)
@@ -201,14 +201,17 @@ class FewShotDetector(BaseDetector):
         return split_parts(emb, self.part_dims_) if self.distance == "part-nearest" else [emb]
 
     def support_summary(self) -> str:
-        """The support set in words: the recorded clips, their turned copies and the generated variants."""
+        """The support set in words: the recorded clips, their turned and warped copies and the generated variants."""
         self._check_fitted()
         k = self.n_real_support_
         n_turned = min(k * len(self.turns), len(self.support_embeddings_) - k)
-        n_generated = len(self.support_embeddings_) - k - n_turned
+        n_warped = min(k * len(self.warps), len(self.support_embeddings_) - k - n_turned)
+        n_generated = len(self.support_embeddings_) - k - n_turned - n_warped
         text = f"{k} recorded clips"
         if n_turned:
             text += f" + {n_turned} turned copies ({', '.join(f'{t:g}' for t in self.turns)} degrees)"
+        if n_warped:
+            text += f" + {n_warped} time-warped copies (exponents {', '.join(f'{g:g}' for g in self.warps)})"
         if n_generated:
             text += f" + {n_generated} generated variants"
         return text
@@ -237,7 +240,7 @@ class FewShotDetector(BaseDetector):
         ones), P(p <= a) <= a for every a, so ``predict(clips, alpha=a)`` flags at most a share a of
         normal clips, on average over support sets (one particular support set can do worse). With K >= 2
         the smallest p-value is 1 / (K + 1): three support clips cannot vouch for a false-positive rate
-        below 25%; with K = 1 every p-value is 1. Generated support variants and turned copies are not
+        below 25%; with K = 1 every p-value is 1. Generated support variants and turned or warped copies are not
         exchangeable with recorded clips and are left out.
         """
         self._check_fitted()
@@ -358,7 +361,7 @@ class FewShotDetector(BaseDetector):
         config = {"embedder": self.embedder.name, "layout": self.layout.to_dict(),
                   "window": self.window.to_dict(), "threshold": self.threshold_,
                   "threshold_quantile": self.threshold_quantile, "distance": self.distance,
-                  "turns": list(self.turns), "part_dims": None if self.part_dims_ is None else list(self.part_dims_),
+                  "turns": list(self.turns), "warps": list(self.warps), "part_dims": None if self.part_dims_ is None else list(self.part_dims_),
                   "provenance": self.provenance,
                   "preprocessor": self.preprocessor.to_dict() if self.preprocessor is not None else None}
         embedder = self.embedder
@@ -411,7 +414,7 @@ class FewShotDetector(BaseDetector):
             det = cls(embedder, Layout.from_dict(cfg["layout"]), WindowConfig(**cfg["window"]),
                       float(cfg["threshold_quantile"]), Preprocessor.from_dict(pre) if pre else None,
                       distance=cfg.get("distance", "mean"),  # detectors saved before the choice: Eq. 6
-                      turns=cfg.get("turns", ()))
+                      turns=cfg.get("turns", ()), warps=cfg.get("warps", ()))
             det.support_embeddings_ = tensors["support_embeddings"].numpy()
             det.n_real_support_ = int(tensors["n_real_support"][0])
             windows = tensors.get("support_windows")  # absent when fitted from embeddings alone

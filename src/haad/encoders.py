@@ -80,10 +80,18 @@ class EncoderChoice:
     @property
     def turns(self) -> tuple:
         """The support turns (degrees about the vertical axis) a detector on this encoder uses unless told
-        otherwise: the ones its hybrid record names (:class:`haad.hybrid.HybridConfig`: (-30, -15, 15, 30)
-        for the built-in encoder), else none."""
+        otherwise: the ones its hybrid record names (:class:`haad.hybrid.HybridConfig`: every 15 degrees
+        from -90 to 90 for the built-in encoder), else none."""
         hybrid = (self.header or {}).get("meta", {}).get("hybrid")
         return tuple(float(t) for t in (hybrid or {}).get("turns", ()))
+
+    @property
+    def warps(self) -> tuple:
+        """The support time warps (exponents, :func:`haad.support_copies.warped`) a detector on this encoder
+        uses unless told otherwise: the ones its hybrid record names (the built-in encoder's
+        (0.7, 0.8, 1.25, 1.4)), else none (records from before warps, too)."""
+        hybrid = (self.header or {}).get("meta", {}).get("hybrid")
+        return tuple(float(g) for g in (hybrid or {}).get("warps", ()))
 
     def record_for(self, source) -> dict | None:
         """The pretraining record of the dataset ``source`` (a collection's ``source``: a dataset name
@@ -95,6 +103,16 @@ class EncoderChoice:
     def trained_datasets(self) -> list:
         """The names of the datasets a pretrained encoder was trained on."""
         return [d["name"] for d in (self.pretrained or {}).get("datasets", [])]
+
+
+def support_settings(config, chosen: EncoderChoice | None = None) -> tuple[str, tuple, tuple]:
+    """(distance, turns, warps) of a detector's support set: each as ``config`` (an object with ``distance``,
+    ``turns`` and ``warps`` attributes, ``None`` where not given) gives it, else as the encoder ``chosen``
+    records, else Eq. 6 with no copies."""
+    distance = config.distance or (chosen.distance if chosen is not None else "mean")
+    turns = config.turns if config.turns is not None else (chosen.turns if chosen is not None else ())
+    warps = config.warps if config.warps is not None else (chosen.warps if chosen is not None else ())
+    return distance, tuple(turns), tuple(warps)
 
 
 def resolve_encoder(spec=None, exact: bool = False) -> EncoderChoice:

@@ -26,6 +26,7 @@ import numpy as np
 
 from haad.distances import check_distance
 from haad.geometry import check_turns
+from haad.support_copies import check_warps
 
 PARTS = ("learned", "bones", "positions")
 
@@ -44,8 +45,12 @@ class HybridConfig:
             three dev datasets with these weights, above ``nearest``, Eq. 6n, and ``mean``, Eq. 6,
             in-dataset and on datasets never seen: benchmarks/README.md, "Support distance and turns").
         turns: the angles (degrees, about the vertical axis) by which a detector on this encoder turns
-            each support window into extra support unless told otherwise (chosen on the dev datasets
-            with the nearest distance: benchmarks/README.md, "Support distance and turns").
+            each support window into extra support unless told otherwise: every 15 degrees from -90 to
+            90 (chosen on the dev datasets with ``part-nearest`` and ``warps``: benchmarks/README.md,
+            "Support distance, turns and warps").
+        warps: the time-warp exponents (:func:`haad.support_copies.warped`) by which a detector on this
+            encoder warps each support window into extra support unless told otherwise (chosen with the
+            turns).
     """
 
     learned_weight: float = 1.0
@@ -56,11 +61,13 @@ class HybridConfig:
     pairs: int = 4000
     seed: int = 0
     distance: str = "part-nearest"
-    turns: tuple = (-30.0, -15.0, 15.0, 30.0)
+    turns: tuple = (-90.0, -75.0, -60.0, -45.0, -30.0, -15.0, 15.0, 30.0, 45.0, 60.0, 75.0, 90.0)
+    warps: tuple = (0.7, 0.8, 1.25, 1.4)
 
     def __post_init__(self) -> None:
         check_distance(self.distance)
         object.__setattr__(self, "turns", check_turns(self.turns))
+        object.__setattr__(self, "warps", check_warps(self.warps))
         weights = (self.learned_weight, self.bone_weight, self.position_weight)
         if min(weights) < 0 or max(weights) == 0:
             raise ValueError(f"hybrid weights must be >= 0 and not all 0, got {weights}")
@@ -108,8 +115,9 @@ def hybrid_record(config: HybridConfig, learned, windows: np.ndarray, parents, g
     for name in PARTS:
         emb = embedders[name](windows)
         scales[name] = float(np.mean([typical_distance(emb[m], config.pairs, config.seed) for m in members]))
-    return {**asdict(config), "turns": list(config.turns), "scales": scales, "windows": int(len(windows)),
-            "datasets": len(members)}  # turns as JSON keeps them, so that the record equals the saved one
+    # turns and warps as JSON keeps them, so that the record equals the saved one
+    return {**asdict(config), "turns": list(config.turns), "warps": list(config.warps), "scales": scales,
+            "windows": int(len(windows)), "datasets": len(members)}
 
 
 def hybrid_embedder(learned, record: dict, parents):
@@ -120,6 +128,7 @@ def hybrid_embedder(learned, record: dict, parents):
         embedders = part_embedders(learned, parents, record)
         check_distance(record.get("distance", "mean"))  # records from before the choice have none
         check_turns(record.get("turns", ()))
+        check_warps(record.get("warps", ()))
         weights = {"learned": record["learned_weight"], "bones": record["bone_weight"],
                    "positions": record["position_weight"]}
         scales = {n: float(record["scales"][n]) for n in PARTS}

@@ -27,6 +27,7 @@ from haad.geometry import check_turns
 from haad.generator.bank import GenerationSettings
 from haad.preprocess import preprocessor_for
 from haad.storage import atomic_path
+from haad.support_copies import check_warps
 
 EXPLAIN_METHODS = ("occlusion", "embedding")
 CHUNK = None  # windows scored (and explained) together; None: haad.detector.stream_chunk()
@@ -55,8 +56,11 @@ class SupportConfig:
             encoder), else ``mean``.
         turns: angles (degrees) by which every support window, turned about the vertical axis, joins the
             support set (an encoder on the canonical, normalised skeleton only); ``None``: the ones the
-            encoder records (:attr:`haad.encoders.EncoderChoice.turns`: (-30, -15, 15, 30) for the
-            built-in encoder), else none.
+            encoder records (:attr:`haad.encoders.EncoderChoice.turns`: every 15 degrees from -90 to 90 for
+            the built-in encoder), else none.
+        warps: time-warp exponents by which every support window, warped, joins the support set
+            (:func:`haad.support_copies.warped`); ``None``: the ones the encoder records
+            (:attr:`haad.encoders.EncoderChoice.warps`: (0.7, 0.8, 1.25, 1.4) for the built-in encoder), else none.
     """
 
     category: str | None = None
@@ -69,6 +73,7 @@ class SupportConfig:
     window: WindowConfig | None = None
     distance: str | None = None
     turns: tuple | None = None
+    warps: tuple | None = None
 
     def __post_init__(self) -> None:
         if self.scale not in ("none", "pool"):
@@ -77,6 +82,8 @@ class SupportConfig:
             check_distance(self.distance)
         if self.turns is not None:
             object.__setattr__(self, "turns", check_turns(self.turns))
+        if self.warps is not None:
+            object.__setattr__(self, "warps", check_warps(self.warps))
 
 
 @dataclass(frozen=True)
@@ -174,7 +181,7 @@ def fit_detector(support: Collection, encoder=None, config: SupportConfig = Supp
     Everything that can be refused (``alpha``, an unmappable layout, a generator with a pretrained
     encoder) is checked before anything is generated or fitted.
     """
-    from haad.encoders import EncoderChoice, resolve_encoder
+    from haad.encoders import EncoderChoice, resolve_encoder, support_settings
     from haad.preprocess import preprocessor_for
 
     idx = support_indices(support, config, name)
@@ -202,13 +209,12 @@ def fit_detector(support: Collection, encoder=None, config: SupportConfig = Supp
                              f"dataset's own skeleton); {chosen.spec} takes the recorded clips only")
         preprocessor = preprocessor_for(support.subset(idx), chosen.normalization, joint_map)
     window = config.window or (chosen.window if chosen is not None else None) or WindowConfig()
-    distance = config.distance or (chosen.distance if chosen is not None else "mean")
-    turns = config.turns if config.turns is not None else (chosen.turns if chosen is not None else ())
+    distance, turns, warps = support_settings(config, chosen)
     if turns and preprocessor is None:
         raise ValueError("support turns need y-up windows: an encoder on the canonical, normalised skeleton (the "
                          "built-in encoder, a pretrained one, or bones)")
     det = FewShotDetector(embedder, support.layout, window, threshold_quantile=config.threshold_quantile,
-                          preprocessor=preprocessor, distance=distance, turns=turns)
+                          preprocessor=preprocessor, distance=distance, turns=turns, warps=warps)
     if pool is not None:
         from haad.distances import pool_scale
         from haad.embedders import ScaledEmbedder

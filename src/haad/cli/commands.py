@@ -41,7 +41,7 @@ def _eval_config(args, seeds, method: str = "fewshot"):
             aug[name] = value if value is not None else n_gen
     window = WindowConfig(crop=args.crop) if getattr(args, "crop", None) is not None else None
     return replace(base, method=method, seeds=tuple(seeds), window=window, train=train,
-                   augment=AugmentConfig(**aug), **_given(args, "k_shot", "pooling", "distance", "turns"))
+                   augment=AugmentConfig(**aug), **_given(args, "k_shot", "pooling", "distance", "turns", "warps"))
 
 
 def _seeds(count: int | None, first: int = 0) -> range:
@@ -88,7 +88,8 @@ def cmd_evaluate(args) -> int:
     if protocol != "category":
         from haad.evaluation.within import WithinConfig, evaluate_within, format_within
 
-        cfg = WithinConfig(protocol, **_given(args, "method", "k_shot", "scale", "distance", "turns"), seeds=tuple(seeds))
+        cfg = WithinConfig(protocol, **_given(args, "method", "k_shot", "scale", "distance", "turns", "warps"),
+                           seeds=tuple(seeds))
         identity = {"dataset": data.source, "protocol": protocol, "method": cfg.method, "options": cfg.options(),
                     "encoder": args.encoder or "builtin" if cfg.method == "fewshot" else None}
         with claim_output_dir(args.out, identity, force=args.force):
@@ -182,9 +183,10 @@ def cmd_detect(args) -> int:
         joint_map = load_joint_map(args.joint_map)
     data = load_dataset(args.input, args.data_dir)
     if args.detector is not None:
-        if any(v is not None for v in (args.generator, args.encoder, args.scale, args.crop, args.distance, args.turns)):
-            raise ValueError("--generator, --encoder, --scale, --crop, --distance and --turns apply to a new support "
-                             "set: use them with --support, not --detector")
+        if any(v is not None for v in (args.generator, args.encoder, args.scale, args.crop, args.distance, args.turns,
+                                       args.warps)):
+            raise ValueError("--generator, --encoder, --scale, --crop, --distance, --turns and --warps apply to a new "
+                             "support set: use them with --support, not --detector")
         det = FewShotDetector.load(args.detector)
         if args.alpha is not None:
             check_alpha(args.alpha, det.n_real_support_, "--alpha")
@@ -194,7 +196,8 @@ def cmd_detect(args) -> int:
                                                              ("steps", args.gen_steps)) if v is not None})
         from haad.data.windows import WindowConfig
 
-        support = SupportConfig(**_given(args, "category", "k_shot", "threshold_quantile", "scale", "distance", "turns"),
+        support = SupportConfig(**_given(args, "category", "k_shot", "threshold_quantile", "scale", "distance", "turns",
+                                         "warps"),
                                 generation=generation,
                                 # the encoder's recorded window unless --crop; a stream slides windows of
                                 # fixed length over each recording, cut from its frames

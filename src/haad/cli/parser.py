@@ -12,8 +12,12 @@ from pathlib import Path
 
 TURNS_HELP = ("turn every support window about the vertical axis by plus and minus each of these angles (degrees, "
               "comma-separated, e.g. 15,30) and add the turned windows to the support set (an encoder on the "
-              "canonical, normalised skeleton only); none for no turns; default: the encoder's (15,30 for the "
-              "built-in encoder), else none")
+              "canonical, normalised skeleton only); none for no turns; default: the encoder's "
+              "(15,30,45,60,75,90 for the built-in encoder), else none")
+WARPS_HELP = ("time-warp every support window by each of these exponents (comma-separated, e.g. 0.8,1.25: frame "
+              "i of H plays the window at time (i/(H-1))^g, so below 1 starts faster and ends slower, above 1 "
+              "the other way round) and add the warped windows to the support set; none for no warps; default: "
+              "the encoder's (0.7,0.8,1.25,1.4 for the built-in encoder), else none")
 DISTANCE_HELP = ("score a clip by its mean distance to the support clips (the paper's Eq. 6), by the distance to the "
                  "nearest one (Eq. 6n), or, for the built-in encoder's embedding of parts, by each part's distance to "
                  "its nearest support clip, summed (part-nearest, Eq. 6p); default: the one the encoder records "
@@ -62,6 +66,19 @@ def turn_angles(text: str) -> tuple:
     if not angles or not all(0 < a < 360 for a in angles):
         raise argparse.ArgumentTypeError(f"expected angles above 0 and below 360 degrees like 15,30, got {text!r}")
     return tuple(sorted({-a for a in angles} | set(angles)))
+
+
+def warp_exponents(text: str) -> tuple:
+    """``none`` -> (); ``0.8,1.25`` -> (0.8, 1.25): time-warp exponents, each finite and > 0."""
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        warps = tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected exponents like 0.8,1.25 (or none), got {text!r}") from None
+    if not warps or not all(0 < g < float("inf") for g in warps):
+        raise argparse.ArgumentTypeError(f"expected finite exponents above 0 like 0.8,1.25, got {text!r}")
+    return warps
 
 
 def positive_int_list(text: str) -> tuple:
@@ -134,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "task's pool of normal clips before the distance (default none; see docs/METHOD.md)")
     p.add_argument("--distance", choices=("mean", "nearest", "part-nearest"), default=None, help=DISTANCE_HELP)
     p.add_argument("--turns", type=turn_angles, default=None, help=TURNS_HELP)
+    p.add_argument("--warps", type=warp_exponents, default=None, help=WARPS_HELP)
     p.add_argument("--seeds", type=positive_int, default=None, help="number of seeds 0..N-1 (default 10)")
     p.add_argument("--first-seed", type=non_negative_int, default=0,
                    help="run seeds F..F+N-1 instead (to extend a run; join the parts with haad merge-results)")
@@ -246,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "correct executions, say), of which the first --k-shot are the support set (default none)")
     p.add_argument("--distance", choices=("mean", "nearest", "part-nearest"), default=None, help=DISTANCE_HELP)
     p.add_argument("--turns", type=turn_angles, default=None, help=TURNS_HELP)
+    p.add_argument("--warps", type=warp_exponents, default=None, help=WARPS_HELP)
     p.add_argument("--crop", choices=("first", "resample"), default=None,
                    help="window: the first 60 frames or the whole clip resampled to 60 frames (a whole exercise "
                         "episode, where a wrong execution may show late; not with --stream); default: the window the "

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, replace
 from haad.data.windows import WindowConfig
 from haad.distances import check_distance
 from haad.geometry import check_turns
+from haad.support_copies import check_warps
 from haad.encoder import EncoderConfig
 from haad.evaluation.augmentation import AugmentConfig
 from haad.train import TrainConfig
@@ -36,6 +37,9 @@ class EvalConfig:
             support set (needs the canonical, normalised space: a pretrained encoder or ``bone-distance``);
             ``None``: the ones the encoder records (:attr:`haad.encoders.EncoderChoice.turns`), else none.
             Recorded like ``distance``.
+        warps: time-warp exponents by which every support window, warped, joins the support set
+            (:func:`haad.support_copies.warped`); ``None``: the ones the encoder records
+            (:attr:`haad.encoders.EncoderChoice.warps`), else none. Recorded like ``distance``.
     """
 
     method: str = "fewshot"
@@ -48,12 +52,15 @@ class EvalConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     distance: str | None = None
     turns: tuple | None = None
+    warps: tuple | None = None
 
     def __post_init__(self) -> None:
         if self.distance is not None:
             check_distance(self.distance)
         if self.turns is not None:
             object.__setattr__(self, "turns", check_turns(self.turns))
+        if self.warps is not None:
+            object.__setattr__(self, "warps", check_warps(self.warps))
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose from {METHODS}")
         if self.k_shot < 1:
@@ -81,10 +88,10 @@ class EvalConfig:
         d = asdict(self)
         d["seeds"] = list(self.seeds)
         d["augment"] = self.augment.to_dict()
-        for name in ("distance", "turns"):  # the encoder's; left out so that results from before the choice match
+        for name in ("distance", "turns", "warps"):  # the encoder's; left out so that earlier results match
             if d[name] is None:
                 d.pop(name)
-            elif name == "turns":
+            elif name != "distance":
                 d[name] = list(d[name])
         if self.method != "fewshot":
             d.pop("train")

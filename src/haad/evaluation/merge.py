@@ -67,6 +67,10 @@ def merge_results(parts: list) -> dict:
         if p.get("distance", "mean") != first.get("distance", "mean"):  # results from before the choice: Eq. 6
             raise ValueError(f"{where}: support distance {p.get('distance', 'mean')} differs from "
                              f"{first.get('_path', 'the first file')}'s {first.get('distance', 'mean')}")
+        for copies in ("turns", "warps"):  # results from before the support copies: none
+            if p.get(copies, []) != first.get(copies, []):
+                raise ValueError(f"{where}: support {copies} {p.get(copies, [])} differ from "
+                                 f"{first.get('_path', 'the first file')}'s {first.get(copies, [])}")
         opts = {k: v for k, v in p["options"].items() if k != "seeds"}
         if opts != base_opts:
             diff = sorted(k for k in set(opts) | set(base_opts) if opts.get(k) != base_opts.get(k))

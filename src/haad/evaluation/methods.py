@@ -18,7 +18,8 @@ import numpy as np
 from haad.base_detector import BaseDetector
 from haad.data.collection import Collection
 from haad.data.splits import Split, support_draws
-from haad.detector import FewShotDetector, support_origins, turned_embeddings
+from haad.detector import FewShotDetector, support_origins
+from haad.support_copies import copy_embeddings
 from haad.embedders import BoneDCTEmbedder, DCTEmbedder, EncoderEmbedder
 from haad.encoder import ActionEncoder
 from haad.evaluation.config import BaselineEvalConfig, EvalConfig
@@ -90,14 +91,15 @@ class FewShotMethod(ProtocolMethod):
         distance: the detector's support distance (``mean``, Eq. 6; ``nearest``, Eq. 6n).
         turns: angles (degrees) by which every support window, turned about the vertical axis, joins the
             support set (y-up windows: the canonical, normalised space).
+        warps: time-warp exponents by which every support window, warped, joins the support set.
     """
 
     def __init__(self, data: Collection, split: Split, windows: np.ndarray, config: EvalConfig,
                  encoder=None, out_dir=None, augmentation=None, progress: bool = True, distance: str = "mean",
-                 turns=()):
+                 turns=(), warps=()):
         super().__init__(data, split, windows)
         self.name = config.method
-        self.distance, self.turns = distance, tuple(turns)
+        self.distance, self.turns, self.warps = distance, tuple(turns), tuple(warps)
         self.threshold_rule = f"max leave-one-out {distance} distance within the support set (predict's default)"
         self.config, self.encoder, self.out_dir = config, encoder, out_dir
         self.augmentation, self.progress = augmentation, progress
@@ -110,8 +112,9 @@ class FewShotMethod(ProtocolMethod):
             self.embedder = self._seed_embedder(seed)
             self.embeddings = self.embedder(self.windows)
             self.test_embeddings = self.embeddings[self.split.test]
-            # (turns, N, D): every window turned by each angle, embedded once like the windows themselves
-            self.turned = turned_embeddings(self.embedder, self.windows, self.turns)
+            # (copies, N, D): every window turned by each angle and warped by each exponent, embedded once
+            # like the windows themselves
+            self.copies = copy_embeddings(self.embedder, self.windows, self.turns, self.warps)
         self.draws = support_draws(self.split, seed, self.config.k_shot)
 
     def _seed_embedder(self, seed: int):
@@ -139,14 +142,14 @@ class FewShotMethod(ProtocolMethod):
     def fit(self, seed: int, category: int) -> FewShotDetector:
         support = self.draws[category]
         emb = self.embeddings[support]
-        if self.turned is not None:
-            emb = np.concatenate([emb, self.turned[:, support].reshape(-1, emb.shape[1])])
+        if self.copies is not None:
+            emb = np.concatenate([emb, self.copies[:, support].reshape(-1, emb.shape[1])])
         if self.augmentation is not None:
             extra = self.augmentation.support_variants(seed, self.draws, category)
             if extra is not None and len(extra):
                 emb = np.concatenate([emb, self.embedder(extra)])
-        # as FewShotDetector.fit lays the rows out: a turned copy leaves its own clip out of the threshold
-        origins = support_origins(len(support), len(self.turns), len(emb)) if self.turns else None
+        # as FewShotDetector.fit lays the rows out: a copy leaves its own clip out of the threshold
+        origins = support_origins(len(support), len(self.copies), len(emb)) if self.copies is not None else None
         det = FewShotDetector(self.embedder, self.data.layout, self.config.window, distance=self.distance)
         return det.fit_embeddings(emb, n_real=len(support), origins=origins)
 

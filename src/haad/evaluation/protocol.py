@@ -22,6 +22,7 @@ from haad.data.windows import content_lengths, make_windows
 from haad.evaluation.augmentation import ProtocolAugmentation, uses_generator
 from haad.evaluation.config import METHODS, BaselineEvalConfig, EvalConfig
 from haad.evaluation.methods import BaselineMethod, FewShotMethod, ProtocolMethod
+from haad.encoders import support_settings
 from haad.evaluation.metrics import auc, mean_std
 
 __all__ = ["METHODS", "BaselineEvalConfig", "EvalConfig", "evaluate", "evaluate_baseline", "run_protocol",
@@ -196,8 +197,7 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
 
     split = protocol_split(data, config.train_fraction)
     extra = {"encoder": str(encoder_dir) if encoder_dir is not None else None}
-    encoder, distance = None, config.distance or "mean"
-    turns = config.turns if config.turns is not None else ()
+    encoder, (distance, turns, warps) = None, support_settings(config)
     upright = config.method == "bone-distance"  # y-up windows (the canonical, normalised space): turns apply
     if config.method != "fewshot" or encoder_dir is None:
         config = config.resolved()  # no encoder to record a window: the protocol's
@@ -211,8 +211,7 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
             method = "bone-distance" if chosen.spec == "bones" else "dct-distance"
             raise ValueError(f"encoder {chosen.spec!r} is a no-learning embedding: use --method {method}")
         config = config.resolved(chosen.window)
-        encoder, distance = chosen.embedder, config.distance or chosen.distance
-        turns = config.turns if config.turns is not None else chosen.turns
+        encoder, (distance, turns, warps) = chosen.embedder, support_settings(config, chosen)
         upright = chosen.pretrained is not None
         if chosen.pretrained is not None:
             if config.augment.mode != "none":
@@ -252,8 +251,9 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
     if turns and not upright:
         raise ValueError("support turns need y-up windows: the canonical, normalised skeleton of a pretrained encoder "
                          "or of --method bone-distance")
-    method = FewShotMethod(data, split, windows, config, encoder, out_dir, augmentation, progress, distance, turns)
-    extra["distance"], extra["turns"] = distance, list(turns)
+    method = FewShotMethod(data, split, windows, config, encoder, out_dir, augmentation, progress, distance, turns,
+                           warps)
+    extra["distance"], extra["turns"], extra["warps"] = distance, list(turns), list(warps)
     run = run_protocol(method, config.seeds, log)
     if out_dir is not None:
         save_scores(Path(out_dir) / "scores.npz", run, data, split, config.seeds)

@@ -26,9 +26,10 @@ import numpy as np
 
 from haad.data.collection import Collection
 from haad.data.windows import WindowConfig, make_windows
-from haad.detector import FewShotDetector, support_origins, turned_embeddings
+from haad.detector import FewShotDetector, support_origins
 from haad.distances import check_distance
 from haad.geometry import check_turns
+from haad.support_copies import check_warps, copy_embeddings
 from haad.evaluation.metrics import auc, mean_std
 
 
@@ -144,8 +145,11 @@ class WithinConfig:
             only when given; results say which was used.
         turns: angles (degrees) by which every support clip's window, turned about the vertical axis, joins
             the support set (the canonical, normalised space only: an encoder on it or ``bone-distance``);
-            ``None``: the ones the encoder records (the built-in encoder's (-30, -15, 15, 30)), else none.
-            Recorded like ``distance``.
+            ``None``: the ones the encoder records (the built-in encoder's: every 15 degrees from -90 to 90),
+            else none. Recorded like ``distance``.
+        warps: time-warp exponents by which every support clip's window, warped, joins the support set
+            (:func:`haad.support_copies.warped`); ``None``: the ones the encoder records (the built-in
+            encoder's (0.7, 0.8, 1.25, 1.4)), else none. Recorded like ``distance``.
     """
 
     protocol: str
@@ -158,6 +162,7 @@ class WithinConfig:
     bone_coef: int = 4
     distance: str | None = None
     turns: tuple | None = None
+    warps: tuple | None = None
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -172,28 +177,30 @@ class WithinConfig:
             raise ValueError(f"need scale_eps > 0 and bone_coef >= 1, got {self.scale_eps} and {self.bone_coef}")
         if self.k_shot < 1 or not self.seeds:
             raise ValueError("need k_shot >= 1 and at least one seed")
-        if self.distance is not None or self.turns is not None:
+        if self.distance is not None or self.turns is not None or self.warps is not None:
             if self.method in BASELINE_METHODS:
-                raise ValueError(f"{self.method} is not a distance to the support: it takes no distance or turns")
+                raise ValueError(f"{self.method} is not a distance to the support: it takes no distance, turns or warps")
             if self.distance is not None:
                 check_distance(self.distance)
             if self.turns is not None:
                 object.__setattr__(self, "turns", check_turns(self.turns))
+            if self.warps is not None:
+                object.__setattr__(self, "warps", check_warps(self.warps))
 
     def options(self) -> dict:
         d = asdict(self)
         d["seeds"] = list(self.seeds)
-        for name in ("distance", "turns"):  # the encoder's; left out so that results from before the choice match
+        for name in ("distance", "turns", "warps"):  # the encoder's; left out so that earlier results match
             if d[name] is None:
                 d.pop(name)
-            elif name == "turns":
+            elif name != "distance":
                 d[name] = list(d[name])
         return d
 
 
 def _embed(data: Collection, config: WithinConfig, encoder) -> tuple:
-    """Every clip's embedding once, what describes the encoder in the results, the turned clips'
-    embeddings (:func:`~haad.detector.turned_embeddings`) and the widths of the embedding's parts
+    """Every clip's embedding once, what describes the encoder in the results, the embeddings of the clips'
+    support copies (:func:`~haad.support_copies.copy_embeddings`) and the widths of the embedding's parts
     (``None``: one part)."""
     from haad.embedders import DCTEmbedder
 
@@ -201,16 +208,17 @@ def _embed(data: Collection, config: WithinConfig, encoder) -> tuple:
         if config.turns:
             raise ValueError("support turns need y-up windows: an encoder on the canonical, normalised skeleton or "
                              "bone-distance, not dct-distance on the dataset's own skeleton")
-        return (DCTEmbedder()(make_windows(data.clips, data.layout.root, config.window)),
-                {"encoder": None, "distance": config.distance or "mean", "turns": []}, None, None)
-    from haad.encoders import resolve_encoder
+        windows, warps = make_windows(data.clips, data.layout.root, config.window), list(config.warps or ())
+        return (DCTEmbedder()(windows), {"encoder": None, "distance": config.distance or "mean", "turns": [],
+                                         "warps": warps}, copy_embeddings(DCTEmbedder(), windows, (), warps), None)
+    from haad.encoders import resolve_encoder, support_settings
     from haad.preprocess import prepare_collection
 
     chosen = resolve_encoder(encoder, exact=True)  # a torch module's own forward, as the category protocol's
+    distance, turns, warps = support_settings(config, chosen)
     info = {"encoder": chosen.spec, "encoder_trained_on": chosen.trained_datasets(),
             "encoder_hybrid": (chosen.header or {}).get("meta", {}).get("hybrid"),
-            "distance": config.distance or chosen.distance,
-            "turns": list(config.turns if config.turns is not None else chosen.turns)}
+            "distance": distance, "turns": list(turns), "warps": list(warps)}
     if chosen.pretrained is not None and chosen.record_for(data.source) is not None:
         # Pretraining drew from the category protocol's training pools, which hold this
         # protocol's test clips (other subjects, styles or populations of the same motions).
@@ -227,8 +235,8 @@ def _embed(data: Collection, config: WithinConfig, encoder) -> tuple:
     # An exported .onnx encoder's embedder runs as it is (onnxruntime; equal within float32 rounding).
     windows = make_windows(data.clips, data.layout.root, config.window)
     emb = chosen.embedder(windows)
-    turned_emb = turned_embeddings(chosen.embedder, windows, info["turns"])
-    return emb, info, turned_emb, getattr(chosen.embedder, "part_dims", None)
+    copies = copy_embeddings(chosen.embedder, windows, info["turns"], info["warps"])
+    return emb, info, copies, getattr(chosen.embedder, "part_dims", None)
 
 
 def _bone_embed(data: Collection, config: WithinConfig) -> tuple:
@@ -240,16 +248,16 @@ def _bone_embed(data: Collection, config: WithinConfig) -> tuple:
     prepared, record = bone_space(data)
     windows = make_windows(prepared.clips, prepared.layout.root, config.window)
     embedder = BoneDCTEmbedder(prepared.layout.parents, config.bone_coef)
-    turns = list(config.turns or ())
-    return (embedder(windows), {"encoder": None, **record, "distance": config.distance or "mean", "turns": turns},
-            turned_embeddings(embedder, windows, turns), None)
+    turns, warps = list(config.turns or ()), list(config.warps or ())
+    return (embedder(windows), {"encoder": None, **record, "distance": config.distance or "mean", "turns": turns,
+                                "warps": warps}, copy_embeddings(embedder, windows, turns, warps), None)
 
 
 def task_aucs(emb: np.ndarray, tasks: list, config: WithinConfig, log=None, distance: str = "mean",
-              turned_emb: np.ndarray | None = None, part_dims=None) -> np.ndarray:
+              copies_emb: np.ndarray | None = None, part_dims=None) -> np.ndarray:
     """(seeds, tasks) ROC AUCs of the detector on precomputed embeddings (the module docstring's loop),
-    scored by the support ``distance`` (``mean``, Eq. 6; ``nearest``, Eq. 6n); ``turned_emb`` (turns, N, D):
-    every clip turned by each support turn, whose support clips' rows join the support set; ``part_dims``:
+    scored by the support ``distance`` (``mean``, Eq. 6; ``nearest``, Eq. 6n); ``copies_emb`` (copies, N, D):
+    every clip's support copies (turned, warped), whose support clips' rows join the support set; ``part_dims``:
     the embedding's parts (for ``part-nearest``, Eq. 6p)."""
     from haad.distances import pool_scale
 
@@ -263,10 +271,10 @@ def task_aucs(emb: np.ndarray, tasks: list, config: WithinConfig, log=None, dist
             support = np.random.default_rng([int(seed), i]).choice(t.support_pool, config.k_shot, replace=False)
             support = np.sort(support)
             sup, origins = scaled[i][support], None
-            if turned_emb is not None:
-                copies = turned_emb[:, support].reshape(-1, emb.shape[1])
+            if copies_emb is not None:
+                copies = copies_emb[:, support].reshape(-1, emb.shape[1])
                 sup = np.concatenate([sup, copies if weights[i] is None else copies * weights[i]])
-                origins = support_origins(len(support), len(turned_emb))
+                origins = support_origins(len(support), len(copies_emb))
             det.fit_embeddings(sup, n_real=len(support), origins=origins, part_dims=part_dims)
             test, labels = t.test_set(support)
             aucs[s, i] = auc(labels, det.score_embeddings(scaled[i][test]))
@@ -316,9 +324,9 @@ def evaluate_within(data: Collection, config: WithinConfig, encoder=None, log=No
     if config.method in BASELINE_METHODS:
         aucs, info = baseline_aucs(data, tasks, config, log)
     else:
-        emb, info, turned_emb, part_dims = (_bone_embed(data, config) if config.method == "bone-distance"
+        emb, info, copies_emb, part_dims = (_bone_embed(data, config) if config.method == "bone-distance"
                                             else _embed(data, config, encoder))
-        aucs = task_aucs(emb, tasks, config, log, info["distance"], turned_emb, part_dims)
+        aucs = task_aucs(emb, tasks, config, log, info["distance"], copies_emb, part_dims)
     return {
         "dataset": data.source, "protocol": config.protocol, "method": config.method,
         "seeds": [int(s) for s in config.seeds], "k_shot": config.k_shot, "options": config.options(),

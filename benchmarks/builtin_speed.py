@@ -10,8 +10,9 @@ dataset (with replacement) through ``decision_function``, timed end to end: prep
 (canonical skeleton, normalisation), windowing, the embedding, each part's distance to the nearest of
 the 3 support clips and their 48 turned and time-warped copies, summed (Eq. 6p, the encoder's recorded
 settings). In the same repeats, in turn: the same detector scoring by Eq. 6 against the 3 clips alone
-(``--distance mean --turns none --warps none``), the learned part alone, the preparation and windowing alone, and either embedding of
-the prepared windows alone (every other repeat in reverse order); a figure is the best repeat.
+(``--distance mean --turns none --warps none``), the learned part alone, the preparation and windowing
+alone, and either embedding of the prepared windows alone (every other repeat in reverse order); a
+figure is the best repeat.
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ def pretrained(root: Path, name: str, datasets, normalization=None, seed: int = 
     with today's: the sensor normalisation's float64 rounding has moved since some were made (26 of the
     8.4 million training values of the three dev datasets, by at most 1e-14), which changes the recorded
     digest of the training data that a resumed run must match, though not the trained weights
-    (benchmarks/README.md, "Support distance and turns")."""
+    (benchmarks/README.md, "Support distance, turns and warps")."""
     out = root / name
     if finished(out):
         return out

@@ -361,7 +361,8 @@ class FewShotDetector(BaseDetector):
         config = {"embedder": self.embedder.name, "layout": self.layout.to_dict(),
                   "window": self.window.to_dict(), "threshold": self.threshold_,
                   "threshold_quantile": self.threshold_quantile, "distance": self.distance,
-                  "turns": list(self.turns), "warps": list(self.warps), "part_dims": None if self.part_dims_ is None else list(self.part_dims_),
+                  "turns": list(self.turns), "warps": list(self.warps),
+                  "part_dims": None if self.part_dims_ is None else list(self.part_dims_),
                   "provenance": self.provenance,
                   "preprocessor": self.preprocessor.to_dict() if self.preprocessor is not None else None}
         embedder = self.embedder

@@ -43,7 +43,7 @@ class HybridConfig:
         distance: the support distance a detector on this encoder uses unless told otherwise:
             ``part-nearest`` (Eq. 6p: each part's distance to its nearest support clip, summed; chosen on the
             three dev datasets with these weights, above ``nearest``, Eq. 6n, and ``mean``, Eq. 6,
-            in-dataset and on datasets never seen: benchmarks/README.md, "Support distance and turns").
+            in-dataset and on datasets never seen: benchmarks/README.md, "Support distance, turns and warps").
         turns: the angles (degrees, about the vertical axis) by which a detector on this encoder turns
             each support window into extra support unless told otherwise: every 15 degrees from -90 to
             90 (chosen on the dev datasets with ``part-nearest`` and ``warps``: benchmarks/README.md,

@@ -179,7 +179,8 @@ class WithinConfig:
             raise ValueError("need k_shot >= 1 and at least one seed")
         if self.distance is not None or self.turns is not None or self.warps is not None:
             if self.method in BASELINE_METHODS:
-                raise ValueError(f"{self.method} is not a distance to the support: it takes no distance, turns or warps")
+                raise ValueError(f"{self.method} is not a distance to the support: it takes no distance, turns or "
+                                 "warps")
             if self.distance is not None:
                 check_distance(self.distance)
             if self.turns is not None:

@@ -4,10 +4,11 @@ Usage: python benchmarks/generation_speed.py [--threads 1] [--joints 20] [--repe
                                             [--windows 64] [--profile] [--json PATH]
 
 Headline: the ``cpu`` denoiser preset, 20 DDIM steps, 64 windows of J joints, one variant each,
-batches of 64: ``Generator.generate`` (``Diffusion.complete`` with a ``SamplingDenoiser``) against
-``Generator.generate(reference=True)`` (``Diffusion.complete_reference``, the module's own forward: the
-path before), timed in turn in this one process ``--repeats`` times; the ratio is the median of the
-per-repeat ratios, so that a load shared by both paths cancels. Beside it, the bound the matrix
+batches of 64: ``Generator.generate`` (``Diffusion.complete`` with a ``SamplingDenoiser``), in float32
+and with ``precision="bfloat16"``, against ``Generator.generate(reference=True)``
+(``Diffusion.complete_reference``, the module's own forward: the path before), timed in turn in this one
+process ``--repeats`` times; a ratio is the median of the per-repeat ratios, so that a load shared by
+the paths cancels. Beside it, the bound the matrix
 products set: the denoiser's FLOPs per variant (``torch.utils.flop_counter``) and the rate of one
 of its products (the q | k | v projection of a 64-window batch, (1280 x 128) by (128 x 384), through
 the sampling path's linear, and through ``F.linear`` as the reference path's layers), timed in the
@@ -48,9 +49,10 @@ def _generator(preset: str, joints: int, batch: int) -> Generator:
 
 
 def _seconds(gen: Generator, windows: np.ndarray, steps: int, reference: bool,
-             batch: int | None = None) -> tuple[float, np.ndarray]:
+             batch: int | None = None, precision: str = "float32") -> tuple[float, np.ndarray]:
     t0 = time.perf_counter()
-    out = gen.generate(windows, n_variants=1, n_obs=30, steps=steps, seed=0, batch_size=batch, reference=reference)
+    out = gen.generate(windows, n_variants=1, n_obs=30, steps=steps, seed=0, batch_size=batch, reference=reference,
+                       precision=precision)
     return time.perf_counter() - t0, out
 
 
@@ -93,20 +95,24 @@ def gemm_seconds(model: NoisePredictor, calls: int = 20, plain: bool = False) ->
 
 
 def compare(gen: Generator, windows: np.ndarray, steps: int, repeats: int, batch: int) -> dict:
-    """Both paths timed in turn ``repeats`` times (after one untimed call each), with the GEMM rate;
-    the sampling path in batches of ``batch``, the reference path in the generator's (64)."""
+    """The paths timed in turn ``repeats`` times (after one untimed call each), with the GEMM rate;
+    the sampling path (float32, then bfloat16) in batches of ``batch``, the reference path in the
+    generator's (64)."""
     _, ref = _seconds(gen, windows, steps, True)
     _, new = _seconds(gen, windows, steps, False, batch)
-    old_s, new_s, rates, plain_rates = [], [], [], []
+    _, half = _seconds(gen, windows, steps, False, batch, "bfloat16")
+    old_s, new_s, bf_s, rates, plain_rates = [], [], [], [], []
     for _ in range(repeats):
         old_s.append(_seconds(gen, windows, steps, True)[0])
         new_s.append(_seconds(gen, windows, steps, False, batch)[0])
+        bf_s.append(_seconds(gen, windows, steps, False, batch, "bfloat16")[0])
         sec, flops = gemm_seconds(gen.model)
         rates.append(flops / sec)
         sec, flops = gemm_seconds(gen.model, plain=True)
         plain_rates.append(flops / sec)
     n = len(windows)
     ratios = np.array(old_s) / np.array(new_s)
+    bf_ratios = np.array(old_s) / np.array(bf_s)
     flops_variant = flops_per_step(gen.model) * steps
     rate = float(np.median(rates))
     return {"steps": steps, "windows": n, "batch_size": batch, "reference_batch_size": gen.batch_size,
@@ -114,6 +120,9 @@ def compare(gen: Generator, windows: np.ndarray, steps: int, repeats: int, batch
             "reference_variants_per_s": float(np.median(n / np.array(old_s))),
             "variants_per_s": float(np.median(n / np.array(new_s))),
             "ratio": float(np.median(ratios)), "ratio_min": float(ratios.min()), "ratio_max": float(ratios.max()),
+            "bfloat16_variants_per_s": float(np.median(n / np.array(bf_s))), "bfloat16_ratio": float(np.median(bf_ratios)),
+            "bfloat16_ratio_min": float(bf_ratios.min()), "bfloat16_ratio_max": float(bf_ratios.max()),
+            "bfloat16_max_abs_difference": float(np.abs(half - new).max()),
             "max_abs_difference": float(np.abs(new - ref).max()), "max_abs_value": float(np.abs(ref).max()),
             "denoiser_flops_per_variant": flops_variant, "gemm_flops_per_s": rate,
             "gemm_flops_per_s_f_linear": float(np.median(plain_rates)),
@@ -146,7 +155,10 @@ def main() -> int:
               f"max |difference| {r['max_abs_difference']:.2g} of max |value| {r['max_abs_value']:.3g}\n"
               f"        denoiser {r['denoiser_flops_per_variant'] / 1e6:.0f} MFLOP per variant; GEMM at "
               f"{r['gemm_flops_per_s'] / 1e9:.0f} GFLOP/s (F.linear {r['gemm_flops_per_s_f_linear'] / 1e9:.0f}): at most {r['gemm_bound_variants_per_s']:.1f} variants/s "
-              f"({r['gemm_bound_variants_per_s'] / r['reference_variants_per_s']:.2f} x the reference)", flush=True)
+              f"({r['gemm_bound_variants_per_s'] / r['reference_variants_per_s']:.2f} x the reference)\n"
+              f"        bfloat16 denoiser: {r['bfloat16_variants_per_s']:.1f} variants/s, ratio {r['bfloat16_ratio']:.2f} "
+              f"(min {r['bfloat16_ratio_min']:.2f}, max {r['bfloat16_ratio_max']:.2f}); max |difference from "
+              f"float32| {r['bfloat16_max_abs_difference']:.2g}", flush=True)
 
     out["headline"] = []
     for preset, n_clips, repeats in (("cpu", args.windows, args.repeats), ("paper", 16, max(1, args.repeats // 2))):

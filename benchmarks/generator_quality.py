@@ -71,6 +71,8 @@ def main() -> int:
     ap.add_argument("--n-obs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                    help="the denoiser's precision while generating")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -85,7 +87,8 @@ def main() -> int:
     o = args.n_obs
 
     gen = Generator.load(args.generator)
-    v = gen.generate(x, n_variants=args.variants, n_obs=o, steps=args.steps, seed=args.seed)  # (N, G, H, J, 3)
+    v = gen.generate(x, n_variants=args.variants, n_obs=o, steps=args.steps, seed=args.seed,
+                     precision=args.precision)  # (N, G, H, J, 3)
     fut, true = v[:, :, o:], x[:, None, o:]
     err = np.linalg.norm(fut - true, axis=-1).mean(axis=-1)  # (N, G, P)
     zero = np.repeat(x[:, o - 1:o], x.shape[1] - o, axis=1)

@@ -260,6 +260,15 @@ def test_detect_with_generated_support_variants(multiobs_generator, tmp_path):
     r = haad("detect", "--input", npz, "--detector", det, "--generator", multiobs_generator, "--out", out,
              check=False)
     assert r.returncode == 2 and "--generator" in r.stderr and "--support" in r.stderr
+    # the denoiser in bfloat16: other variants, recorded with the settings
+    bf16 = tmp_path / "bf16.csv"
+    haad("detect", *args, "--generator", multiobs_generator, "--n-gen", "2", "--n-obs", "10", "--gen-steps", "2",
+         "--gen-precision", "bfloat16", "--quiet", "--save", tmp_path / "det16", "--out", bf16)
+    prov = json.loads((tmp_path / "det16" / "config.json").read_text())["config"]["provenance"]
+    assert prov["settings"] == {"n_variants": 2, "n_obs": 10, "steps": 2, "precision": "bfloat16"}
+    assert [x["score"] for x in csv.DictReader(bf16.open())] != [x["score"] for x in aug_rows]
+    r = haad("detect", *args, "--gen-precision", "bfloat16", "--out", bf16, check=False)
+    assert r.returncode == 2 and "--gen-precision only apply with --generator" in r.stderr
     r = haad("detect", "--input", npz, "--support", npz, "--category", "walk", "--generator", multiobs_generator,
              "--out", out, check=False)  # the built-in encoder works on the canonical skeleton: refused
     assert r.returncode == 2 and "per-dataset encoder" in r.stderr

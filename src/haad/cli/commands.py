@@ -27,6 +27,8 @@ def _eval_config(args, seeds, method: str = "fewshot"):
     aug = _given(args, "augment", "n_obs", "select_from", "completion")
     if getattr(args, "gen_steps", None) is not None:
         aug["steps"] = args.gen_steps
+    if getattr(args, "gen_precision", None) is not None:
+        aug["precision"] = args.gen_precision
     for name in ("generator", "judge"):
         if getattr(args, name, None) is not None:
             aug[name] = str(getattr(args, name))
@@ -163,7 +165,8 @@ def cmd_detect(args) -> int:
     from haad.generator.bank import GenerationSettings
     from haad.inference import ScoreConfig, SupportConfig, fit_detector, iter_rows, support_indices, write_csv
 
-    gen_opts = {"--n-gen": args.n_gen, "--n-obs": args.n_obs, "--gen-steps": args.gen_steps, "--gen-seed": args.gen_seed}
+    gen_opts = {"--n-gen": args.n_gen, "--n-obs": args.n_obs, "--gen-steps": args.gen_steps, "--gen-seed": args.gen_seed,
+                "--gen-precision": args.gen_precision}
     if args.generator is None and any(v is not None for v in gen_opts.values()):
         given = [k for k, v in gen_opts.items() if v is not None]
         raise ValueError(f"{', '.join(given)} only apply with --generator")
@@ -193,7 +196,8 @@ def cmd_detect(args) -> int:
     else:
         sup = load_dataset(args.support, args.data_dir)
         generation = GenerationSettings(**{k: v for k, v in (("n_variants", args.n_gen), ("n_obs", args.n_obs),
-                                                             ("steps", args.gen_steps)) if v is not None})
+                                                             ("steps", args.gen_steps),
+                                                             ("precision", args.gen_precision)) if v is not None})
         from haad.data.windows import WindowConfig
 
         support = SupportConfig(**_given(args, "category", "k_shot", "threshold_quantile", "scale", "distance", "turns",

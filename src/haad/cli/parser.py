@@ -18,6 +18,8 @@ WARPS_HELP = ("time-warp every support window by each of these exponents (comma-
               "i of H plays the window at time (i/(H-1))^g, so below 1 starts faster and ends slower, above 1 "
               "the other way round) and add the warped windows to the support set; none for no warps; default: "
               "the encoder's (0.7,0.8,1.25,1.4 for the built-in encoder), else none")
+GEN_PRECISION_HELP = ("the denoiser's precision while generating: float32 (default) or bfloat16 (faster on CPUs "
+                      "with AVX-512 BF16; other variants)")
 DISTANCE_HELP = ("score a clip by its mean distance to the support clips (the paper's Eq. 6), by the distance to the "
                  "nearest one (Eq. 6n), or, for the built-in encoder's embedding of parts, by each part's distance to "
                  "its nearest support clip, summed (part-nearest, Eq. 6p); default: the one the encoder records "
@@ -113,6 +115,7 @@ def _add_common_eval(p: argparse.ArgumentParser, augment: bool = True) -> None:
                    help="variants of clips shorter than the window keep the clip's last-frame padding")
     g.add_argument("--gen-steps", type=positive_int, default=None,
                    help="DDIM steps (default 20: within seed noise of the paper's 100, 5x cheaper)")
+    g.add_argument("--gen-precision", choices=("float32", "bfloat16"), default=None, help=GEN_PRECISION_HELP)
     g.add_argument("--select-from", type=positive_int, default=None,
                    help="training-time: generate N candidates per variant and keep those --judge places most "
                         "firmly in their clip's category (default 1: keep all)")
@@ -298,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--n-gen", type=positive_int, default=None, help="variants per support clip (default 1)")
     g.add_argument("--n-obs", type=positive_int, default=None, help="observed frames; 60 - N are generated (default 30)")
     g.add_argument("--gen-steps", type=positive_int, default=None, help="DDIM steps (default 20)")
+    g.add_argument("--gen-precision", choices=("float32", "bfloat16"), default=None, help=GEN_PRECISION_HELP)
     g.add_argument("--gen-seed", type=non_negative_int, default=None, help="seed of the generation noise (default 0)")
     g.add_argument("--quiet", action="store_true", help="no progress bar while generating")
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from haad.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from haad.generator.denoiser import sampling_dtype
 from haad.storage import array_digest, bytes_digest, file_digest
 
 BANK_KIND = "augmentation-bank"
@@ -24,7 +25,9 @@ BANK_KIND = "augmentation-bank"
 
 @dataclass(frozen=True)
 class GenerationSettings:
-    """How variants are generated: ``n_variants`` per window, ``n_obs`` observed frames, DDIM ``steps``.
+    """How variants are generated: ``n_variants`` per window, ``n_obs`` observed frames, DDIM ``steps``,
+    and the denoiser's ``precision`` (``float32``, or ``bfloat16``: faster on CPUs with AVX-512 BF16,
+    other variants; :class:`~haad.generator.denoiser.SamplingDenoiser`).
 
     ``steps`` defaults to 20, not the paper's 100: on both datasets 20 steps gave the same mean AUC as
     100 within the seed noise (benchmarks/README.md, "DDIM steps") at a fifth of the cost."""
@@ -32,10 +35,19 @@ class GenerationSettings:
     n_variants: int = 1
     n_obs: int = 30
     steps: int = 20
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         if self.n_variants < 1 or self.n_obs < 1 or self.steps < 1:
             raise ValueError(f"generation settings must be positive, got {self}")
+        sampling_dtype(self.precision)
+
+    def to_dict(self) -> dict:
+        """The settings; ``precision`` only when not float32, so entries made before it still match."""
+        d = asdict(self)
+        if self.precision == "float32":
+            d.pop("precision")
+        return d
 
 
 class AugmentationBank:
@@ -67,7 +79,7 @@ class AugmentationBank:
 
     def key(self, windows_digest: str, settings: GenerationSettings, seed: int) -> str:
         blob = json.dumps({"generator": self.generator_digest, "windows": windows_digest,
-                           "settings": asdict(settings), "seed": int(seed)}, sort_keys=True)
+                           "settings": settings.to_dict(), "seed": int(seed)}, sort_keys=True)
         return bytes_digest(blob.encode(), length=24)
 
     def variants(self, windows: np.ndarray, settings: GenerationSettings = GenerationSettings(),
@@ -82,9 +94,10 @@ class AugmentationBank:
             if cfg["windows_digest"] == wd and cfg["generator_digest"] == self.generator_digest:
                 return tensors["variants"].numpy()
         out = self.generator.generate(windows, n_variants=settings.n_variants, n_obs=settings.n_obs,
-                                      steps=settings.steps, seed=seed, progress=self.progress)
+                                      steps=settings.steps, seed=seed, progress=self.progress,
+                                      precision=settings.precision)
         save_checkpoint(entry, {"variants": torch.from_numpy(out)}, BANK_KIND, {
             "generator_dir": str(self.generator_dir), "generator_digest": self.generator_digest,
-            "settings": asdict(settings), "seed": int(seed), "windows_digest": wd,
+            "settings": settings.to_dict(), "seed": int(seed), "windows_digest": wd,
             "shape": list(out.shape)})
         return out

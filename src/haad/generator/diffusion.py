@@ -307,7 +307,7 @@ class Diffusion:
 
     @torch.inference_mode()
     def complete(self, model, windows: torch.Tensor, n_obs: int = 30, steps: int = 100, generator=None,
-                 condition: bool = True) -> torch.Tensor:
+                 condition: bool = True, precision: str = "float32") -> torch.Tensor:
         """Generate the frames after the first ``n_obs`` of each window (Eq. 4).
 
         Args:
@@ -320,6 +320,9 @@ class Diffusion:
                 window's noise depends only on its own generator, not on the batch it sits in).
             condition: feed the observation's DCT to the model as its condition (the few-shot paper
                 always does).
+            precision: ``float32``, or ``bfloat16``: a :class:`~haad.generator.denoiser.NoisePredictor`'s
+                :class:`~haad.generator.denoiser.SamplingDenoiser` runs in bfloat16 (the DDIM updates
+                stay in float32).
 
         Eq. 4 runs in the normalised feature space (see the module docstring); the result is mapped
         back to positions at the end. This computes :meth:`complete_reference` up to float32
@@ -333,7 +336,7 @@ class Diffusion:
         of the last level (sqrt(1 - abar_0) = 0.0064 in normalised units), the n_coef-band-limited
         observation.
         """
-        from haad.generator.denoiser import NoisePredictor, SamplingDenoiser
+        from haad.generator.denoiser import NoisePredictor, SamplingDenoiser, sampling_dtype
 
         if windows.dim() != 4 or windows.shape[1:] != (self.length, self.num_joints, 3):
             raise ValueError(f"windows must be (B, {self.length}, {self.num_joints}, 3), got {tuple(windows.shape)}")
@@ -345,8 +348,11 @@ class Diffusion:
         obs = obs_dct.reshape(flat)
         p, q = (m.float().to(device).expand(b, -1, -1) for m in self.completion_matrices(n_obs))
 
-        if isinstance(model, NoisePredictor) and not model.training:
-            fast = SamplingDenoiser(model)
+        fast_path = isinstance(model, NoisePredictor) and not model.training
+        if precision != "float32" and not fast_path:
+            raise ValueError(f"precision {precision} needs a NoisePredictor in eval mode")
+        if fast_path:
+            fast = SamplingDenoiser(model, sampling_dtype(precision))
             cond_emb = fast.project(obs) if condition else None
 
             def denoise(x, t):

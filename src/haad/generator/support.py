@@ -9,7 +9,6 @@ provenance record to save beside the fitted detector.
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +56,8 @@ def support_variants(generator_dir, detector, support, settings: GenerationSetti
                       "its completions may be poor", stacklevel=2)
     windows = detector.windows(support)
     variants = gen.generate(windows, n_variants=settings.n_variants, n_obs=settings.n_obs, steps=settings.steps,
-                            seed=seed, progress=progress)
+                            seed=seed, progress=progress, precision=settings.precision)
     provenance = {"generator": str(generator_dir),
                   "generator_sha256": file_digest(generator_dir / "weights.safetensors"),
-                  "settings": asdict(settings), "seed": int(seed), "support_clips": len(windows)}
+                  "settings": settings.to_dict(), "seed": int(seed), "support_clips": len(windows)}
     return variants, provenance

@@ -17,12 +17,11 @@ beside the no-learning parts with the shipped weights, scored on the same protoc
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 from hybrid_selection import part_embeddings, protocol_mean
-from pretrained_transfer import DEV, ROOT, pretrained
+from pretrained_transfer import DEV, pretrained, seeds_parser
 
 from haad.data import load_dataset
 from haad.evaluation.config import EvalConfig
@@ -32,15 +31,9 @@ from haad.storage import atomic_write_bytes, atomic_write_json
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--pretrain-seeds", default="0,1,2", help="training seeds of the pretrained encoders")
-    ap.add_argument("--seeds", type=int, default=10, help="protocol seeds each encoder is scored on")
-    ap.add_argument("--json", type=Path, required=True)
-    ap.add_argument("--md", type=Path, required=True)
-    ap.add_argument("--root", type=Path, default=ROOT / "runs" / "pre-seeds", help="pretrained encoders' folder")
-    args = ap.parse_args()
+    args = seeds_parser(__doc__.split("\n")[0]).parse_args()
     cfg = EvalConfig(seeds=tuple(range(args.seeds)), distance="mean", turns=(), warps=())  # Eq. 6, as measured
-    seeds = [int(s) for s in args.pretrain_seeds.split(",") if s.strip()]
+    seeds = args.pretrain_seeds
     data = {d: load_dataset(d) for d in DEV}
     out = {"seeds": args.seeds, "pretrain_seeds": seeds, "in_dataset": {}, "lodo": {}}
     for s in seeds:

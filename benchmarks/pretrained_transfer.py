@@ -51,6 +51,19 @@ STEPS = ("units", "up_axis", "facing", "scale", "handedness")
 WHOLE = WindowConfig(crop="resample")  # the pretrained encoder's window: each whole clip resampled to 60 frames
 
 
+def seeds_parser(description: str) -> argparse.ArgumentParser:
+    """The options of the scripts that score the pretrained encoders of several training seeds: ``--seeds``
+    (protocol seeds), ``--pretrain-seeds`` (``0,1,2``), ``--root`` (their folder), ``--json`` and ``--md``."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--seeds", type=int, default=10, help="protocol seeds")
+    ap.add_argument("--pretrain-seeds", type=lambda t: [int(s) for s in t.split(",") if s.strip()], default=[0, 1, 2],
+                    help="training seeds of the pretrained encoders (comma-separated)")
+    ap.add_argument("--root", type=Path, default=ROOT / "runs" / "pre-seeds", help="pretrained encoders' folder")
+    ap.add_argument("--json", type=Path, required=True)
+    ap.add_argument("--md", type=Path, required=True)
+    return ap
+
+
 def pool_nn_floor(name: str, window: WindowConfig = WindowConfig()) -> float:
     """Mean AUC over categories: DCT embedding, whole training pool as support, nearest-neighbour distance."""
     return pool_nn(name, lambda data: DCTEmbedder()(make_windows(data.clips, data.layout.root, window)))

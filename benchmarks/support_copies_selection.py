@@ -13,11 +13,10 @@ those datasets: a check on data the choice did not look at). The criterion is th
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
-from pretrained_transfer import DEV, ROOT, pretrained
+from pretrained_transfer import DEV, pretrained, seeds_parser
 
 from haad.data import load_dataset
 from haad.evaluation.config import EvalConfig
@@ -83,14 +82,8 @@ def markdown(rows: dict) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seeds", type=int, default=10, help="protocol seeds")
-    ap.add_argument("--pretrain-seeds", default="0,1,2", help="training seeds of the pretrained encoders")
-    ap.add_argument("--root", type=Path, default=ROOT / "runs" / "pre-seeds", help="pretrained encoders' folder")
-    ap.add_argument("--json", type=Path, required=True)
-    ap.add_argument("--md", type=Path, required=True)
-    args = ap.parse_args()
-    seeds = [int(s) for s in args.pretrain_seeds.split(",") if s.strip()]
+    args = seeds_parser(__doc__.split("\n")[0]).parse_args()
+    seeds = args.pretrain_seeds
     data = {d: load_dataset(d) for d in (*DEV, "ui-prmd", "bandai-namco", "kinder-gator")}
     rows = {}
     for name, (turns, warps) in CANDIDATES.items():

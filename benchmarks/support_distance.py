@@ -24,12 +24,11 @@ dataset's own encoder):
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from pretrained_transfer import DEV, ROOT, WHOLE, pretrained
+from pretrained_transfer import DEV, ROOT, WHOLE, pretrained, seeds_parser
 
 from haad.data import load_dataset
 from haad.evaluation.config import EvalConfig
@@ -136,15 +135,10 @@ def markdown(out: dict) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seeds", type=int, default=10, help="protocol seeds")
-    ap.add_argument("--pretrain-seeds", default="0,1,2", help="training seeds of the pretrained encoders")
-    ap.add_argument("--root", type=Path, default=ROOT / "runs" / "pre-seeds", help="pretrained encoders' folder")
+    ap = seeds_parser(__doc__.split("\n")[0])
     ap.add_argument("--own", type=Path, default=ROOT / "runs" / "own", help="own encoders' folder (one per dataset)")
-    ap.add_argument("--json", type=Path, required=True)
-    ap.add_argument("--md", type=Path, required=True)
     args = ap.parse_args()
-    seeds = [int(s) for s in args.pretrain_seeds.split(",") if s.strip()]
+    seeds = args.pretrain_seeds
     out = {"seeds": args.seeds, "pretrain_seeds": seeds,
            "category": category_table(args.seeds, seeds, args.root, args.own), "within": within_table(args.seeds)}
     atomic_write_json(args.json, out)

@@ -242,7 +242,7 @@ class SamplingDenoiser:
 
     ``dtype=torch.bfloat16`` runs the weights and activations in bfloat16 (8 bits of mantissa), with
     the attention's softmax in float32 and ``x_t`` and the result in float32: on a CPU with AVX-512 BF16
-    its matrix products run at about twice the float32 rate. It is not float32's function up to
+    its matrix products run faster than float32's. It is not float32's function up to
     rounding: a call differs by about 0.5% of the prediction's norm (benchmarks/README.md,
     "Generation cost").
 
@@ -323,7 +323,8 @@ class SamplingDenoiser:
         # (1 + scale, shift) of every stylization, (B or 1, 2 depth, 2, 1, width)
         mods = self._linear(F.silu(emb), self.style_w, self.style_b).view(emb.shape[0], -1, 2, 1, wd)
         rows = b * n
-        h = self._linear(x_t.reshape(rows, f).to(self.dtype), self.embed_w, self.embed_b).view(b, n, wd).add_(self.pos)
+        h = self._linear(x_t.reshape(rows, f).to(self.dtype), self.embed_w, self.embed_b)
+        h = h.view(b, n, wd).add_(self.pos)
         skips = []
         half = len(self.blocks) // 2
         for i, blk in enumerate(self.blocks):
@@ -355,6 +356,6 @@ class SamplingDenoiser:
         scores = torch.stack([torch.bmm(qkv[:, :, 0, h], qkv[:, :, 1, h].transpose(1, 2)) for h in range(heads)])
         if self.dtype == torch.float32:
             weights = torch.softmax(scores, dim=-1)
-        else:  # softmax of bfloat16 scores in float32: as fast here, and its sums keep their digits
+        else:  # in float32: faster here than a bfloat16 softmax, and its sums keep their digits
             weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(self.dtype)
         return torch.cat([torch.bmm(weights[h], qkv[:, :, 2, h]) for h in range(heads)], dim=-1)

@@ -325,7 +325,7 @@ class Diffusion:
                 stay in float32).
 
         Eq. 4 runs in the normalised feature space (see the module docstring); the result is mapped
-        back to positions at the end. This computes :meth:`complete_reference` up to float32
+        back to positions at the end. In float32 this computes :meth:`complete_reference` up to float32
         rounding, from the same random draws: the completion is one (n_coef x n_coef) product per
         step (:meth:`completion_matrices`), the noise of all steps is drawn before the loop, and a
         :class:`~haad.generator.denoiser.NoisePredictor` in eval mode runs as a
@@ -348,11 +348,12 @@ class Diffusion:
         obs = obs_dct.reshape(flat)
         p, q = (m.float().to(device).expand(b, -1, -1) for m in self.completion_matrices(n_obs))
 
+        dtype = sampling_dtype(precision)
         fast_path = isinstance(model, NoisePredictor) and not model.training
-        if precision != "float32" and not fast_path:
+        if dtype != torch.float32 and not fast_path:
             raise ValueError(f"precision {precision} needs a NoisePredictor in eval mode")
         if fast_path:
-            fast = SamplingDenoiser(model, sampling_dtype(precision))
+            fast = SamplingDenoiser(model, dtype)
             cond_emb = fast.project(obs) if condition else None
 
             def denoise(x, t):

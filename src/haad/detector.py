@@ -28,7 +28,7 @@ from haad.geometry import check_turns
 from haad.explain import embedding_split, normalize_shares, occlusion_drops
 from haad.preprocess import Preprocessor
 from haad.skeleton import Layout
-from haad.support_copies import check_warps, copy_windows
+from haad.support_copies import check_upright, check_warps, copy_windows
 
 DETECTOR_KIND = "fewshot-detector"
 # Windows of a long recording embedded together with one torch thread (score_stream, haad detect
@@ -144,9 +144,7 @@ class FewShotDetector(BaseDetector):
         With :attr:`turns` and :attr:`warps`, the support windows turned by each angle and warped by each
         exponent join the support set too.
         """
-        if self.turns and self.preprocessor is None:
-            raise ValueError("support turns need y-up windows: an encoder on the canonical, normalised skeleton "
-                             "(the built-in encoder, a pretrained one, or bones)")
+        check_upright(self.turns, self.preprocessor is not None, "a detector without a preprocessor")
         windows = self.windows(X)
         emb = self.embed(windows)
         n_copies = len(self.turns) + len(self.warps)

@@ -27,7 +27,7 @@ from haad.geometry import check_turns
 from haad.generator.bank import GenerationSettings
 from haad.preprocess import preprocessor_for
 from haad.storage import atomic_path
-from haad.support_copies import check_warps
+from haad.support_copies import check_upright, check_warps
 
 EXPLAIN_METHODS = ("occlusion", "embedding")
 CHUNK = None  # windows scored (and explained) together; None: haad.detector.stream_chunk()
@@ -210,9 +210,7 @@ def fit_detector(support: Collection, encoder=None, config: SupportConfig = Supp
         preprocessor = preprocessor_for(support.subset(idx), chosen.normalization, joint_map)
     window = config.window or (chosen.window if chosen is not None else None) or WindowConfig()
     distance, turns, warps = support_settings(config, chosen)
-    if turns and preprocessor is None:
-        raise ValueError("support turns need y-up windows: an encoder on the canonical, normalised skeleton (the "
-                         "built-in encoder, a pretrained one, or bones)")
+    check_upright(turns, preprocessor is not None, f"encoder {chosen.spec}" if chosen is not None else "this embedder")
     det = FewShotDetector(embedder, support.layout, window, threshold_quantile=config.threshold_quantile,
                           preprocessor=preprocessor, distance=distance, turns=turns, warps=warps)
     if pool is not None:

@@ -11,6 +11,15 @@ import numpy as np
 from haad.geometry import turned
 
 
+def check_upright(turns, upright: bool, what: str) -> None:
+    """Refuse support ``turns`` on windows that are not y-up (``upright``: the canonical, normalised skeleton of
+    a pretrained encoder or of the bone directions; a dataset's own skeleton may be z-up). ``what`` names
+    what takes the dataset's own skeleton, for the message."""
+    if turns and not upright:
+        raise ValueError(f"support turns need y-up windows, the canonical, normalised skeleton of a pretrained encoder "
+                         f"(the built-in one) or of the bone directions; {what} takes the dataset's own skeleton")
+
+
 def check_warps(warps) -> tuple:
     """``warps`` as a tuple of time-warp exponents (finite, > 0), else a ValueError."""
     try:

@@ -23,6 +23,7 @@ from haad.evaluation.augmentation import ProtocolAugmentation, uses_generator
 from haad.evaluation.config import METHODS, BaselineEvalConfig, EvalConfig
 from haad.evaluation.methods import BaselineMethod, FewShotMethod, ProtocolMethod
 from haad.encoders import support_settings
+from haad.support_copies import check_upright
 from haad.evaluation.metrics import auc, mean_std
 
 __all__ = ["METHODS", "BaselineEvalConfig", "EvalConfig", "evaluate", "evaluate_baseline", "run_protocol",
@@ -248,9 +249,7 @@ def evaluate(data: Collection, config: EvalConfig = EvalConfig(), encoder_dir=No
                                             content_lengths(data.clips, config.window))
     if np.isin(data.labels[split.seen_train()], split.unseen).any():  # guard: unseen must never train
         raise AssertionError("unseen category in the training set")
-    if turns and not upright:
-        raise ValueError("support turns need y-up windows: the canonical, normalised skeleton of a pretrained encoder "
-                         "or of --method bone-distance")
+    check_upright(turns, upright, f"encoder {encoder_dir}" if encoder_dir is not None else f"--method {config.method}")
     method = FewShotMethod(data, split, windows, config, encoder, out_dir, augmentation, progress, distance, turns,
                            warps)
     extra["distance"], extra["turns"], extra["warps"] = distance, list(turns), list(warps)

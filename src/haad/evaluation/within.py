@@ -29,7 +29,7 @@ from haad.data.windows import WindowConfig, make_windows
 from haad.detector import FewShotDetector, support_origins
 from haad.distances import check_distance
 from haad.geometry import check_turns
-from haad.support_copies import check_warps, copy_embeddings
+from haad.support_copies import check_upright, check_warps, copy_embeddings
 from haad.evaluation.metrics import auc, mean_std
 
 
@@ -206,9 +206,7 @@ def _embed(data: Collection, config: WithinConfig, encoder) -> tuple:
     from haad.embedders import DCTEmbedder
 
     if config.method == "dct-distance":
-        if config.turns:
-            raise ValueError("support turns need y-up windows: an encoder on the canonical, normalised skeleton or "
-                             "bone-distance, not dct-distance on the dataset's own skeleton")
+        check_upright(config.turns, False, "dct-distance")
         windows, warps = make_windows(data.clips, data.layout.root, config.window), list(config.warps or ())
         return (DCTEmbedder()(windows), {"encoder": None, "distance": config.distance or "mean", "turns": [],
                                          "warps": warps}, copy_embeddings(DCTEmbedder(), windows, (), warps), None)
@@ -231,8 +229,7 @@ def _embed(data: Collection, config: WithinConfig, encoder) -> tuple:
         joints = chosen.header.get("meta", {}).get("layout", {}).get("joint_names")
         if joints is not None and list(joints) != list(data.layout.joint_names):
             raise ValueError(f"encoder {chosen.spec} was trained on another skeleton than {data.layout.name!r}")
-    if info["turns"] and chosen.normalization is None:
-        raise ValueError(f"support turns need y-up windows: encoder {chosen.spec} takes the dataset's own skeleton")
+    check_upright(info["turns"], chosen.normalization is not None, f"encoder {chosen.spec}")
     # An exported .onnx encoder's embedder runs as it is (onnxruntime; equal within float32 rounding).
     windows = make_windows(data.clips, data.layout.root, config.window)
     emb = chosen.embedder(windows)

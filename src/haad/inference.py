@@ -22,12 +22,10 @@ import numpy as np
 from haad.data.collection import Collection
 from haad.data.windows import WindowConfig
 from haad.detector import FewShotDetector, check_alpha, stream_chunk
-from haad.distances import check_distance
-from haad.geometry import check_turns
 from haad.generator.bank import GenerationSettings
 from haad.preprocess import preprocessor_for
 from haad.storage import atomic_path
-from haad.support_copies import check_upright, check_warps
+from haad.support_copies import check_support_fields, check_upright
 
 EXPLAIN_METHODS = ("occlusion", "embedding")
 CHUNK = None  # windows scored (and explained) together; None: haad.detector.stream_chunk()
@@ -78,12 +76,7 @@ class SupportConfig:
     def __post_init__(self) -> None:
         if self.scale not in ("none", "pool"):
             raise ValueError(f"scale must be none or pool, got {self.scale!r}")
-        if self.distance is not None:
-            check_distance(self.distance)
-        if self.turns is not None:
-            object.__setattr__(self, "turns", check_turns(self.turns))
-        if self.warps is not None:
-            object.__setattr__(self, "warps", check_warps(self.warps))
+        check_support_fields(self)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from haad.geometry import turned
+from haad.distances import check_distance
+from haad.geometry import check_turns, turned
 
 
 def check_upright(turns, upright: bool, what: str) -> None:
@@ -46,6 +47,29 @@ def warped(windows: np.ndarray, exponents) -> np.ndarray:
         frac = (t - lo).astype(np.float32)[None, :, None, None]
         out.append(w[:, lo] * (1 - frac) + w[:, hi] * frac)
     return np.concatenate(out) if out else np.zeros((0,) + w.shape[1:], np.float32)
+
+
+def check_support_fields(config) -> None:
+    """Check a frozen config's ``distance``, ``turns`` and ``warps`` fields (``None``: the encoder's) and keep
+    the turns and warps as tuples of floats (:func:`haad.distances.check_distance`, :func:`haad.geometry.check_turns`,
+    :func:`check_warps`)."""
+    if config.distance is not None:
+        check_distance(config.distance)
+    if config.turns is not None:
+        object.__setattr__(config, "turns", check_turns(config.turns))
+    if config.warps is not None:
+        object.__setattr__(config, "warps", check_warps(config.warps))
+
+
+def support_options(options: dict) -> dict:
+    """A config's options as results record them: ``distance``, ``turns`` and ``warps`` only when given (so
+    results from before each choice still match), turns and warps as lists."""
+    for name in ("distance", "turns", "warps"):
+        if options[name] is None:
+            options.pop(name)
+        elif name != "distance":
+            options[name] = list(options[name])
+    return options
 
 
 def copy_windows(windows: np.ndarray, turns=(), warps=()) -> np.ndarray:

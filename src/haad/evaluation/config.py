@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 from haad.data.windows import WindowConfig
-from haad.distances import check_distance
-from haad.geometry import check_turns
-from haad.support_copies import check_warps
+from haad.support_copies import check_support_fields, support_options
 from haad.encoder import EncoderConfig
 from haad.evaluation.augmentation import AugmentConfig
 from haad.train import TrainConfig
@@ -55,12 +53,7 @@ class EvalConfig:
     warps: tuple | None = None
 
     def __post_init__(self) -> None:
-        if self.distance is not None:
-            check_distance(self.distance)
-        if self.turns is not None:
-            object.__setattr__(self, "turns", check_turns(self.turns))
-        if self.warps is not None:
-            object.__setattr__(self, "warps", check_warps(self.warps))
+        check_support_fields(self)
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose from {METHODS}")
         if self.k_shot < 1:
@@ -88,11 +81,7 @@ class EvalConfig:
         d = asdict(self)
         d["seeds"] = list(self.seeds)
         d["augment"] = self.augment.to_dict()
-        for name in ("distance", "turns", "warps"):  # the encoder's; left out so that earlier results match
-            if d[name] is None:
-                d.pop(name)
-            elif name != "distance":
-                d[name] = list(d[name])
+        support_options(d)
         if self.method != "fewshot":
             d.pop("train")
             d.pop("pooling")

@@ -27,9 +27,7 @@ import numpy as np
 from haad.data.collection import Collection
 from haad.data.windows import WindowConfig, make_windows
 from haad.detector import FewShotDetector, support_origins
-from haad.distances import check_distance
-from haad.geometry import check_turns
-from haad.support_copies import check_upright, check_warps, copy_embeddings
+from haad.support_copies import check_support_fields, check_upright, copy_embeddings, support_options
 from haad.evaluation.metrics import auc, mean_std
 
 
@@ -181,22 +179,12 @@ class WithinConfig:
             if self.method in BASELINE_METHODS:
                 raise ValueError(f"{self.method} is not a distance to the support: it takes no distance, turns or "
                                  "warps")
-            if self.distance is not None:
-                check_distance(self.distance)
-            if self.turns is not None:
-                object.__setattr__(self, "turns", check_turns(self.turns))
-            if self.warps is not None:
-                object.__setattr__(self, "warps", check_warps(self.warps))
+            check_support_fields(self)
 
     def options(self) -> dict:
         d = asdict(self)
         d["seeds"] = list(self.seeds)
-        for name in ("distance", "turns", "warps"):  # the encoder's; left out so that earlier results match
-            if d[name] is None:
-                d.pop(name)
-            elif name != "distance":
-                d[name] = list(d[name])
-        return d
+        return support_options(d)
 
 
 def _embed(data: Collection, config: WithinConfig, encoder) -> tuple:
